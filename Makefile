@@ -1,0 +1,27 @@
+# Common commands; CMake does the real work. `make test` is what CI runs.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all build test deps bench-core demo clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DAW_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: deps
+	@bash scripts/test-all.sh
+
+# The core benchmark: the loop pinned to CPU 0 (the pool may use the rest).
+bench-core: build
+	@taskset -c 0 $(BUILD)/bin/bench-core
+
+demo:
+	@echo "The burger shop is not built yet: it comes with the web layer (issue 6)."
+
+clean:
+	rm -rf build build-clang build-asan build-tsan build-aarch64

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing awaitress need, and
+# only those that are missing (dpkg -s first), so a second run costs nothing.
+set -euo pipefail
+
+packages=(
+    cmake make gcc clang      # build, with both compilers
+    libc6-dev libgcc-12-dev   # gcc's ASan, UBSan and TSan runtimes come with libgcc-12-dev
+    util-linux                # setarch and taskset
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Everything CI runs: gcc and clang builds with -Werror, the unit tests, the
+# unit tests again under ASan+UBSan, and the pool tests under TSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+step() { printf '\n==== %s\n' "$*"; }
+
+build() { # dir, extra cmake args...
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DAW_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs" >/dev/null
+}
+
+step "gcc build and unit tests"
+build build -DCMAKE_C_COMPILER=gcc
+(cd build && ctest --output-on-failure -j "$jobs")
+
+step "clang build and unit tests"
+build build-clang -DCMAKE_C_COMPILER=clang -DAW_BUILD_BENCH=OFF
+(cd build-clang && ctest --output-on-failure -j "$jobs")
+
+step "ASan+UBSan build and unit tests"
+build build-asan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=address -DAW_BUILD_BENCH=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+
+step "TSan build and pool tests"
+build build-tsan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=thread -DAW_BUILD_BENCH=OFF
+# TSan's shadow layout cannot cope with the kernel's full mmap randomization:
+# run without ASLR.
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    setarch "$(uname -m)" -R ctest --output-on-failure -L pool)
+
+step "all tests passed"

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Coroutine stacks: guarded mappings up to a budget, unguarded slabs beyond it,
+ * a per-thread cache for reuse, and the stack-overflow report.
+ *
+ * DESIGN
+ * A guard page needs its own kernel mapping (VMA) beside the stack's, so a
+ * guarded stack costs two of the vm.max_map_count mappings a process may hold
+ * (65,530 by default). Guarded stacks are therefore handed out only while
+ * fewer than `guard_budget` of them exist (a quarter of the limit: half the
+ * mappings, leaving the rest to malloc, libraries and sanitizers). Past the
+ * budget, stacks are carved from slabs: one mapping of 64 adjacent stacks.
+ * An overflow there runs into the neighbouring stack without faulting, so
+ * every stack also carries a canary word at its low end, checked when its
+ * coroutine switches out and when the stack is released. That turns silent
+ * corruption into a report, though only after the fact; a large frame that
+ * jumps over a guard page is caught the same way.
+ *
+ * Stacks never move between threads: the cache and the slab lists are
+ * thread-local and need no locks. Only the two counters are shared.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "coro_internal.h"
+
+#if defined(AW__ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define SLAB_STACKS 64
+#define CANARY_BASE 0x5AFE57ACC0DEC0DEull
+#define ALTSTACK_SIZE (64 * 1024)
+
+struct aw__slab {
+    char *map;
+    size_t stack_size;
+    uint64_t free_mask; /* bit i set: stack i is free */
+    unsigned nfree;
+    struct aw__slab *next, *prev; /* in the thread's list of slabs with free stacks */
+    int listed;
+};
+
+/* A free stack in the cache keeps this record at its top. */
+struct cached {
+    struct cached *next;
+    struct aw__stack s;
+    size_t size;
+};
+
+static size_t g_stack_size = 64 * 1024;
+static size_t g_guard_budget; /* 0: not yet derived from vm.max_map_count */
+static size_t g_cache_max = 512;
+static size_t g_page;
+static atomic_size_t g_guarded_live;
+static atomic_size_t g_slab_live;
+
+static _Thread_local struct cached *tl_cache;
+static _Thread_local size_t tl_cache_len;
+static _Thread_local struct aw__slab *tl_slabs;
+static _Thread_local int tl_ready;
+static _Thread_local void *tl_altstack;
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_thread_key;
+static struct sigaction g_old_segv, g_old_bus;
+
+static size_t page_size(void) {
+    if (!g_page)
+        g_page = (size_t)sysconf(_SC_PAGESIZE);
+    return g_page;
+}
+
+static size_t default_guard_budget(void) {
+    size_t max_maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        unsigned long v;
+        if (fscanf(f, "%lu", &v) == 1 && v > 0)
+            max_maps = v;
+        fclose(f);
+    }
+    return max_maps / 4;
+}
+
+int aw_coro_configure(const aw_coro_config_t *config) {
+    size_t ps = page_size();
+    if (config->stack_size) {
+        if (config->stack_size < 16 * 1024)
+            return AW_EINVAL;
+        g_stack_size = (config->stack_size + ps - 1) / ps * ps;
+    }
+    if (config->guard_budget)
+        g_guard_budget = config->guard_budget;
+    if (config->cache_max)
+        g_cache_max = config->cache_max;
+    return 0;
+}
+
+void aw_coro_get_config(aw_coro_config_t *config) {
+    if (!g_guard_budget)
+        g_guard_budget = default_guard_budget();
+    config->stack_size = g_stack_size;
+    config->guard_budget = g_guard_budget;
+    config->cache_max = g_cache_max;
+}
+
+void aw__stack_counts(size_t *guarded, size_t *slab) {
+    *guarded = atomic_load(&g_guarded_live);
+    *slab = atomic_load(&g_slab_live);
+}
+
+static uint64_t canary_for(const struct aw__stack *s) {
+    return CANARY_BASE ^ (uint64_t)(uintptr_t)s->lo;
+}
+
+void aw__stack_arm_canary(const struct aw__stack *s) {
+    *(uint64_t *)(void *)s->lo = canary_for(s);
+}
+
+int aw__stack_canary_ok(const struct aw__stack *s) {
+    return *(const uint64_t *)(const void *)s->lo == canary_for(s);
+}
+
+static void slab_link(struct aw__slab *sl) {
+    sl->prev = NULL;
+    sl->next = tl_slabs;
+    if (tl_slabs)
+        tl_slabs->prev = sl;
+    tl_slabs = sl;
+    sl->listed = 1;
+}
+
+static void slab_unlink(struct aw__slab *sl) {
+    if (sl->prev)
+        sl->prev->next = sl->next;
+    else
+        tl_slabs = sl->next;
+    if (sl->next)
+        sl->next->prev = sl->prev;
+    sl->listed = 0;
+}
+
+static int slab_take(struct aw__stack *s) {
+    struct aw__slab *sl = tl_slabs;
+    if (!sl) {
+        sl = calloc(1, sizeof(*sl));
+        if (!sl)
+            return AW_ENOMEM;
+        sl->stack_size = g_stack_size;
+        sl->map = mmap(NULL, sl->stack_size * SLAB_STACKS, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (sl->map == MAP_FAILED) {
+            free(sl);
+            return AW_ENOMEM;
+        }
+        sl->free_mask = ~0ull;
+        sl->nfree = SLAB_STACKS;
+        slab_link(sl);
+    }
+    unsigned i = (unsigned)__builtin_ctzll(sl->free_mask);
+    sl->free_mask &= ~(1ull << i);
+    if (--sl->nfree == 0)
+        slab_unlink(sl);
+    s->lo = sl->map + (size_t)i * sl->stack_size;
+    s->hi = s->lo + sl->stack_size;
+    s->slab = sl;
+    s->guarded = 0;
+    atomic_fetch_add_explicit(&g_slab_live, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void slab_give(struct aw__stack *s) {
+    struct aw__slab *sl = s->slab;
+    unsigned i = (unsigned)((size_t)(s->lo - sl->map) / sl->stack_size);
+    sl->free_mask |= 1ull << i;
+    sl->nfree++;
+    atomic_fetch_sub_explicit(&g_slab_live, 1, memory_order_relaxed);
+    if (sl->nfree == SLAB_STACKS) {
+        if (sl->listed)
+            slab_unlink(sl);
+        munmap(sl->map, sl->stack_size * SLAB_STACKS);
+        free(sl);
+    } else if (!sl->listed) {
+        slab_link(sl);
+    }
+}
+
+static size_t stack_size_of(const struct aw__stack *s) {
+    return (size_t)(s->hi - s->lo) + (s->guarded ? page_size() : 0);
+}
+
+static void release(struct aw__stack *s) {
+    if (s->slab) {
+        slab_give(s);
+    } else {
+        munmap(s->lo - page_size(), stack_size_of(s));
+        atomic_fetch_sub_explicit(&g_guarded_live, 1, memory_order_relaxed);
+    }
+}
+
+int aw__stack_get(struct aw__stack *s) {
+    while (tl_cache) {
+        struct cached *c = tl_cache;
+        tl_cache = c->next;
+        tl_cache_len--;
+        *s = c->s;
+        if (c->size == g_stack_size) {
+            aw__stack_arm_canary(s);
+            return 0;
+        }
+        release(s); /* the configured size changed since it was cached */
+    }
+    if (!g_guard_budget)
+        g_guard_budget = default_guard_budget();
+    size_t ps = page_size();
+    size_t n = atomic_fetch_add_explicit(&g_guarded_live, 1, memory_order_relaxed);
+    if (n < g_guard_budget) {
+        char *map = mmap(NULL, g_stack_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (map != MAP_FAILED && mprotect(map, ps, PROT_NONE) == 0) {
+            s->lo = map + ps;
+            s->hi = map + g_stack_size;
+            s->slab = NULL;
+            s->guarded = 1;
+            aw__stack_arm_canary(s);
+            return 0;
+        }
+        if (map != MAP_FAILED)
+            munmap(map, g_stack_size);
+        /* The kernel refused a guarded stack (most likely the mapping
+         * limit, which other code may be using too): fall back to a slab. */
+    }
+    atomic_fetch_sub_explicit(&g_guarded_live, 1, memory_order_relaxed);
+    int rc = slab_take(s);
+    if (rc == 0)
+        aw__stack_arm_canary(s);
+    return rc;
+}
+
+void aw__stack_put(struct aw__stack *s) {
+    if (!aw__stack_canary_ok(s))
+        return; /* the caller reports; never recycle a smashed stack */
+#if defined(AW__ASAN)
+    /* Frames that never returned leave poisoned redzones behind. */
+    ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
+#endif
+    if (tl_cache_len < g_cache_max) {
+        struct cached *c = (struct cached *)(void *)(s->hi - sizeof(struct cached));
+        c->s = *s;
+        c->size = stack_size_of(s);
+        c->next = tl_cache;
+        tl_cache = c;
+        tl_cache_len++;
+        return;
+    }
+    release(s);
+}
+
+static void thread_exit(void *unused) {
+    (void)unused;
+    while (tl_cache) {
+        struct cached *c = tl_cache;
+        tl_cache = c->next;
+        struct aw__stack s = c->s;
+        release(&s);
+    }
+    tl_cache_len = 0;
+    if (tl_altstack) {
+        stack_t ss = {.ss_flags = SS_DISABLE};
+        sigaltstack(&ss, NULL);
+        free(tl_altstack);
+        tl_altstack = NULL;
+    }
+}
+
+/* Formats `v` in decimal into the end of buf; returns the first digit. */
+static char *fmt_u64(char *end, uint64_t v) {
+    *--end = '\0';
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Async-signal-safe: called from the fault handler. */
+_Noreturn void aw__coro_overflow(const aw_coro_t *c, const char *how) {
+    char num[24];
+    const char *parts[] = {"awaitress: coroutine stack overflow in coroutine #",
+                           fmt_u64(num + sizeof(num), c->id),
+                           c->name ? " (" : "",
+                           c->name ? c->name : "",
+                           c->name ? ")" : "",
+                           ": ",
+                           how,
+                           "\n"};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        ssize_t rc = write(STDERR_FILENO, parts[i], strlen(parts[i]));
+        (void)rc;
+    }
+    abort();
+}
+
+static void chain(int sig, siginfo_t *si, void *uctx, const struct sigaction *old) {
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction) {
+            old->sa_sigaction(sig, si, uctx);
+            return;
+        }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it and return, so the faulting access repeats
+     * and the kernel delivers the signal to the default disposition. */
+    sigaction(sig, old, NULL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx) {
+    aw_coro_t *c = aw_coro_current();
+    if (c && c->stack.guarded) {
+        char *addr = si->si_addr;
+        char *guard = c->stack.lo - page_size();
+        if (addr >= guard && addr < c->stack.lo)
+            aw__coro_overflow(c, "hit the guard page");
+    }
+    chain(sig, si, uctx, sig == SIGBUS ? &g_old_bus : &g_old_segv);
+}
+
+static void process_init(void) {
+    page_size();
+    pthread_key_create(&g_thread_key, thread_exit);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_old_segv);
+    sigaction(SIGBUS, &sa, &g_old_bus);
+}
+
+void aw__stack_thread_init(void) {
+    if (tl_ready)
+        return;
+    tl_ready = 1;
+    pthread_once(&g_once, process_init);
+    /* Setting a value makes the key's destructor run when this thread exits. */
+    pthread_setspecific(g_thread_key, &tl_ready);
+    stack_t old;
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE) && old.ss_size >= ALTSTACK_SIZE)
+        return; /* someone (a sanitizer, the program) already gave this thread one */
+    void *mem = malloc(ALTSTACK_SIZE);
+    if (!mem)
+        return; /* overflow reports then degrade to a plain SIGSEGV */
+    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) == 0)
+        tl_altstack = mem;
+    else
+        free(mem);
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Loop internals shared by loop.c, timers.c, task.c, io.c, sync.c and the pool. */
+#ifndef AW_LOOP_INTERNAL_H
+#define AW_LOOP_INTERNAL_H
+
+#include <pthread.h>
+
+#include "../coro/coro_internal.h"
+#include "awaitress/loop.h"
+
+enum aw__task_state {
+    AW__TASK_READY,   /* in the ready queue */
+    AW__TASK_RUNNING, /* its coroutine is executing */
+    AW__TASK_WAITING, /* suspended; only aw__wake() moves it on */
+    AW__TASK_DONE,    /* its function returned; awaiting reaping */
+};
+
+enum aw__task_flags {
+    AW__TASK_DETACHED = 1,
+    AW__TASK_CANCEL = 2,      /* cancellation requested (sticky) */
+    AW__TASK_CANCEL_SEEN = 4, /* a suspension point reported it */
+    AW__TASK_FAILED = 8,      /* aw_fail() set the status */
+    AW__TASK_UNINT = 16,      /* suspended where cancellation cannot reach */
+    AW__TASK_REAPING = 32,    /* its awaiter holds it; nobody else may */
+};
+
+/* Someone suspended on a wait queue; lives on the waiting task's stack. */
+struct aw__waiter {
+    struct aw__waiter *next, *prev;
+    aw_task_t *task;
+    void *value;
+    int status;
+    bool linked; /* still in its queue */
+    bool done;   /* the wait was satisfied (by whoever unlinked it) */
+};
+
+struct aw_task {
+    aw_coro_t *coro;
+    aw_loop_t *loop;
+    aw_task_fn fn;
+    void *arg;
+    void *result;
+    int status;
+    int wake_status;
+    int timer_status; /* what the task's timer reports when it fires */
+    uint8_t state;
+    uint8_t flags;
+    uint16_t open_groups;
+    uint64_t deadline_ns; /* 0: none */
+    aw_timer_t timer;
+    aw_task_t *ready_next;
+    aw_task_t *all_prev, *all_next; /* every unfinished task of the loop */
+    aw_group_t *group;              /* owning group, or NULL */
+    aw_task_t *sib_prev, *sib_next; /* in the group's list of live children */
+    aw_waitq_t joiners;
+};
+
+/* One slot per file descriptor number the loop has waited on. */
+struct aw__fdrec {
+    aw_task_t *reader, *writer;
+    uint8_t registered;
+};
+
+struct aw_loop {
+    int epfd, evfd;
+    uint64_t now_ns;
+    bool stop;
+    aw_task_t *ready_head, *ready_tail;
+    aw_task_t *all_tasks;
+    size_t alive;
+    aw_task_t *main_task; /* aw_run()'s: the loop stops when it finishes */
+
+    aw_timer_t **heap;
+    size_t heap_len, heap_cap;
+    uint64_t timer_seq;
+    size_t user_timers; /* active timers that keep the loop running */
+
+    struct aw__fdrec *fds;
+    size_t nfds;
+
+    pthread_mutex_t post_lock; /* guards the three fields below */
+    aw_post_t *post_head, *post_tail;
+    bool post_signaled;
+};
+
+/* Suspend flags. */
+enum { AW__UNINT = 1 };
+
+AW__HIDDEN aw_loop_t *aw__loop_current(void);
+
+/*
+ * Suspends the current task until aw__wake(). `wake_at_ns` (0: none) arms
+ * the task's timer to wake it with status 0 then. Unless AW__UNINT is given,
+ * a pending cancellation or an expired deadline returns at once, and the
+ * deadline bounds the wait. Returns the status the waker passed.
+ */
+AW__HIDDEN int aw__suspend(int flags, uint64_t wake_at_ns);
+
+/* Makes a WAITING task ready with `status`; a no-op for a task in any other state. */
+AW__HIDDEN void aw__wake(aw_task_t *t, int status);
+
+/* Appends a waiter for the current task to `q`. */
+AW__HIDDEN void aw__waitq_push(aw_waitq_t *q, struct aw__waiter *w);
+
+/* Unlinks `w` if it is still queued. */
+AW__HIDDEN void aw__waitq_remove(aw_waitq_t *q, struct aw__waiter *w);
+
+/*
+ * Unlinks and returns the first waiter whose task is still WAITING, dropping
+ * (unlinking, not done) those already woken by a cancel or timeout; NULL if
+ * none is left.
+ */
+AW__HIDDEN struct aw__waiter *aw__waitq_pop(aw_waitq_t *q);
+
+/* Marks `w` done with `status`/`value` and wakes its task. `w` must be unlinked. */
+AW__HIDDEN void aw__waiter_finish(struct aw__waiter *w, int status, void *value);
+
+/* Heap operations on the loop's timers (timers.c). */
+AW__HIDDEN void aw__timers_run(aw_loop_t *loop);
+AW__HIDDEN int aw__timers_next_ms(const aw_loop_t *loop); /* -1: none */
+AW__HIDDEN int aw__timer_start_at(aw_timer_t *t, aw_timer_cb cb, uint64_t due_ns);
+
+/* Called by task.c when a task finishes, and by io.c. */
+AW__HIDDEN void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events);
+AW__HIDDEN void aw__fds_free(aw_loop_t *loop);
+
+/* Runs the ready queue (task.c). */
+AW__HIDDEN void aw__run_ready(aw_loop_t *loop);
+
+/* Sets this thread's current loop (loop.c). */
+AW__HIDDEN void aw__loop_set_current(aw_loop_t *loop);
+
+#endif
