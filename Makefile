@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test deps bench-core demo clean
+.PHONY: all build test test-aarch64 deps bench-core demo clean
 
 all: build
 
@@ -15,6 +15,10 @@ build: deps
 
 test: deps
 	@bash scripts/test-all.sh
+
+# The coroutine tests cross-built for aarch64 and run under qemu-user.
+test-aarch64:
+	@bash scripts/test-aarch64.sh
 
 # The core benchmark: the loop pinned to CPU 0 (the pool may use the rest).
 bench-core: build

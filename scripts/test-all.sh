@@ -33,4 +33,7 @@ build build-tsan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=thread -DAW_BUILD_BENCH=OF
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     setarch "$(uname -m)" -R ctest --output-on-failure -L pool)
 
+step "aarch64 context switch under qemu-user"
+bash scripts/test-aarch64.sh
+
 step "all tests passed"

@@ -10,11 +10,15 @@
  * fewer than `guard_budget` of them exist (a quarter of the limit: half the
  * mappings, leaving the rest to malloc, libraries and sanitizers). Past the
  * budget, stacks are carved from slabs: one mapping of 64 adjacent stacks.
- * An overflow there runs into the neighbouring stack without faulting, so
- * every stack also carries a canary word at its low end, checked when its
+ * An overflow there runs into the stack below without faulting, so each
+ * slab stack has a canary word just under its low end, checked when its
  * coroutine switches out and when the stack is released. That turns silent
- * corruption into a report, though only after the fact; a large frame that
- * jumps over a guard page is caught the same way.
+ * corruption into a report, though only after the fact. The canary sits in
+ * the top 16 bytes of the stack below, which that stack never uses (and a
+ * spare page under the slab for the lowest one): a canary at the stack's own
+ * low end would cost every coroutine a second page of memory. Guarded
+ * stacks have no canary; a frame larger than a page that jumps over the
+ * guard is the case they do not catch.
  *
  * Stacks never move between threads: the cache and the slab lists are
  * thread-local and need no locks. Only the two counters are shared.
@@ -37,6 +41,7 @@
 
 #define SLAB_STACKS 64
 #define CANARY_BASE 0x5AFE57ACC0DEC0DEull
+#define SLAB_RESERVE 16 /* top bytes of a slab stack: the canary of the stack above */
 #define ALTSTACK_SIZE (64 * 1024)
 
 struct aw__slab {
@@ -59,6 +64,7 @@ static size_t g_stack_size = 64 * 1024;
 static size_t g_guard_budget; /* 0: not yet derived from vm.max_map_count */
 static size_t g_cache_max = 512;
 static size_t g_page;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static atomic_size_t g_guarded_live;
 static atomic_size_t g_slab_live;
 
@@ -68,13 +74,17 @@ static _Thread_local struct aw__slab *tl_slabs;
 static _Thread_local int tl_ready;
 static _Thread_local void *tl_altstack;
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_thread_key;
 static struct sigaction g_old_segv, g_old_bus;
 
+static void process_init(void);
+
+/* Settings derived from the system are computed once, before any thread uses them. */
+static void ensure_init(void) {
+    pthread_once(&g_once, process_init);
+}
+
 static size_t page_size(void) {
-    if (!g_page)
-        g_page = (size_t)sysconf(_SC_PAGESIZE);
     return g_page;
 }
 
@@ -91,6 +101,7 @@ static size_t default_guard_budget(void) {
 }
 
 int aw_coro_configure(const aw_coro_config_t *config) {
+    ensure_init();
     size_t ps = page_size();
     if (config->stack_size) {
         if (config->stack_size < 16 * 1024)
@@ -105,8 +116,7 @@ int aw_coro_configure(const aw_coro_config_t *config) {
 }
 
 void aw_coro_get_config(aw_coro_config_t *config) {
-    if (!g_guard_budget)
-        g_guard_budget = default_guard_budget();
+    ensure_init();
     config->stack_size = g_stack_size;
     config->guard_budget = g_guard_budget;
     config->cache_max = g_cache_max;
@@ -122,11 +132,17 @@ static uint64_t canary_for(const struct aw__stack *s) {
 }
 
 void aw__stack_arm_canary(const struct aw__stack *s) {
-    *(uint64_t *)(void *)s->lo = canary_for(s);
+    if (s->slab)
+        ((uint64_t *)(void *)s->lo)[-1] = canary_for(s);
 }
 
 int aw__stack_canary_ok(const struct aw__stack *s) {
-    return *(const uint64_t *)(const void *)s->lo == canary_for(s);
+    return !s->slab || ((const uint64_t *)(const void *)s->lo)[-1] == canary_for(s);
+}
+
+/* A spare page below the stacks holds the lowest stack's canary. */
+static size_t slab_bytes(const struct aw__slab *sl) {
+    return page_size() + sl->stack_size * SLAB_STACKS;
 }
 
 static void slab_link(struct aw__slab *sl) {
@@ -155,7 +171,7 @@ static int slab_take(struct aw__stack *s) {
         if (!sl)
             return AW_ENOMEM;
         sl->stack_size = g_stack_size;
-        sl->map = mmap(NULL, sl->stack_size * SLAB_STACKS, PROT_READ | PROT_WRITE,
+        sl->map = mmap(NULL, slab_bytes(sl), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (sl->map == MAP_FAILED) {
             free(sl);
@@ -169,8 +185,8 @@ static int slab_take(struct aw__stack *s) {
     sl->free_mask &= ~(1ull << i);
     if (--sl->nfree == 0)
         slab_unlink(sl);
-    s->lo = sl->map + (size_t)i * sl->stack_size;
-    s->hi = s->lo + sl->stack_size;
+    s->lo = sl->map + page_size() + (size_t)i * sl->stack_size;
+    s->hi = s->lo + sl->stack_size - SLAB_RESERVE;
     s->slab = sl;
     s->guarded = 0;
     atomic_fetch_add_explicit(&g_slab_live, 1, memory_order_relaxed);
@@ -179,14 +195,14 @@ static int slab_take(struct aw__stack *s) {
 
 static void slab_give(struct aw__stack *s) {
     struct aw__slab *sl = s->slab;
-    unsigned i = (unsigned)((size_t)(s->lo - sl->map) / sl->stack_size);
+    unsigned i = (unsigned)((size_t)(s->lo - sl->map - page_size()) / sl->stack_size);
     sl->free_mask |= 1ull << i;
     sl->nfree++;
     atomic_fetch_sub_explicit(&g_slab_live, 1, memory_order_relaxed);
     if (sl->nfree == SLAB_STACKS) {
         if (sl->listed)
             slab_unlink(sl);
-        munmap(sl->map, sl->stack_size * SLAB_STACKS);
+        munmap(sl->map, slab_bytes(sl));
         free(sl);
     } else if (!sl->listed) {
         slab_link(sl);
@@ -194,7 +210,7 @@ static void slab_give(struct aw__stack *s) {
 }
 
 static size_t stack_size_of(const struct aw__stack *s) {
-    return (size_t)(s->hi - s->lo) + (s->guarded ? page_size() : 0);
+    return s->slab ? s->slab->stack_size : (size_t)(s->hi - s->lo) + page_size();
 }
 
 static void release(struct aw__stack *s) {
@@ -218,8 +234,6 @@ int aw__stack_get(struct aw__stack *s) {
         }
         release(s); /* the configured size changed since it was cached */
     }
-    if (!g_guard_budget)
-        g_guard_budget = default_guard_budget();
     size_t ps = page_size();
     size_t n = atomic_fetch_add_explicit(&g_guarded_live, 1, memory_order_relaxed);
     if (n < g_guard_budget) {
@@ -336,7 +350,9 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
 }
 
 static void process_init(void) {
-    page_size();
+    g_page = (size_t)sysconf(_SC_PAGESIZE);
+    if (!g_guard_budget)
+        g_guard_budget = default_guard_budget();
     pthread_key_create(&g_thread_key, thread_exit);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -351,7 +367,7 @@ void aw__stack_thread_init(void) {
     if (tl_ready)
         return;
     tl_ready = 1;
-    pthread_once(&g_once, process_init);
+    ensure_init();
     /* Setting a value makes the key's destructor run when this thread exits. */
     pthread_setspecific(g_thread_key, &tl_ready);
     stack_t old;

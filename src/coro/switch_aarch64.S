@@ -2,6 +2,30 @@
 /* Context switch for AArch64 (AAPCS64); offsets match struct aw__ctx in coro_internal.h. */
 #if defined(__aarch64__) && !defined(AW_CORO_UCONTEXT)
 
+/*
+ * Under -mbranch-protection=bti the linker keeps BTI for the whole program
+ * only if every object says it has landing pads; without the note below, this
+ * one file would silently switch BTI off. `hint #34` is `bti c`, and a no-op
+ * on cores without BTI. The trampoline needs no landing pad: only the
+ * switch's `ret` reaches it, and BTI does not check returns.
+ */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define AW_BTI_C hint #34
+    .pushsection .note.gnu.property, "a"
+    .p2align 3
+    .long 4          /* name size */
+    .long 16         /* descriptor size */
+    .long 5          /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz "GNU"
+    .long 0xc0000000 /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+    .long 4
+    .long 1          /* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+    .long 0
+    .popsection
+#else
+#define AW_BTI_C
+#endif
+
     .text
 /* void aw__ctx_switch(struct aw__ctx *from, struct aw__ctx *to) */
     .globl aw__ctx_switch
@@ -10,6 +34,7 @@
     .p2align 4
 aw__ctx_switch:
     .cfi_startproc
+    AW_BTI_C
     mov     x9, sp
     str     x9, [x0, #0]
     stp     x19, x20, [x0, #8]
@@ -51,6 +76,8 @@ aw__ctx_switch:
     .p2align 4
 aw__ctx_trampoline:
     .cfi_startproc
+    /* Nothing called us: tell debuggers and unwinders the chain ends here,
+     * both those that read CFI and those that follow the x29 frame records. */
     .cfi_undefined x30
     mov     x29, #0
     mov     x0, x19

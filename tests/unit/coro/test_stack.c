@@ -115,7 +115,7 @@ static void *smash_fn(void *arg) {
     /* An overflow that did not fault, as in a slab: the canary catches it. */
     aw_coro_t *self = aw_coro_current();
     (void)arg;
-    *(volatile uint64_t *)(void *)self->stack.lo = 0;
+    ((volatile uint64_t *)(void *)self->stack.lo)[-1] = 0;
     aw_coro_yield();
     return NULL;
 }
