@@ -20,7 +20,7 @@ test: deps
 test-aarch64:
 	@bash scripts/test-aarch64.sh
 
-# The core benchmark: the loop pinned to CPU 0 (the pool may use the rest).
+# The core benchmark, pinned to CPU 0 (its pool threads too: the figures are for one core).
 bench-core: build
 	@taskset -c 0 $(BUILD)/bin/bench-core
 

@@ -17,16 +17,16 @@
  * scheduler.
  *
  * Stacks are mmap'd, 64 KiB of address space by default, and cost memory only
- * for the pages a coroutine touches. The first stacks get a PROT_NONE guard
- * page under them; a stack overflow then faults and is reported as
- * "coroutine stack overflow" with the coroutine's id and name before the
- * process aborts. Guard pages cost two kernel mappings per stack and
- * vm.max_map_count (65,530 by default) caps mappings per process, so past a
- * budget (a quarter of vm.max_map_count) stacks come from unguarded slabs of
- * 64 stacks per mapping, protected by a canary word at the stack's low end
- * that is checked every time the coroutine switches out and when it is freed.
- * A canary catches an overflow after the fact rather than at the faulting
- * write; see docs/design.md.
+ * for the pages a coroutine touches. Each has a guard page under it; a stack
+ * overflow then faults and is reported as "coroutine stack overflow" with
+ * the coroutine's id and name before the process aborts. On Linux 6.13 and
+ * later the guard pages live in the page tables (MADV_GUARD_INSTALL), so
+ * stacks come 64 to a kernel mapping and a million coroutines fit under the
+ * default vm.max_map_count (65,530). On older kernels a guard page costs a
+ * mapping of its own, so past a budget (a quarter of vm.max_map_count)
+ * stacks come from unguarded slabs, protected by a canary word under the
+ * stack that is checked every time the coroutine switches out and when it
+ * is freed: a report after the fact instead of a fault. See docs/design.md.
  *
  * A coroutine belongs to the thread that created it: resume, yield and free
  * it on that thread only.

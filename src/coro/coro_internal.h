@@ -3,6 +3,7 @@
 #ifndef AW_CORO_INTERNAL_H
 #define AW_CORO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,7 +80,7 @@ AW__HIDDEN void aw__ctx_switch(struct aw__ctx *from, struct aw__ctx *to);
 AW__HIDDEN void aw__ctx_init(struct aw__ctx *ctx, char *lo, char *top,
                              void (*entry)(aw_coro_t *), aw_coro_t *c);
 
-/* A stack: [map, map+guard) is the guard page if any, [lo, hi) the usable part. */
+/* A stack: [lo, hi) is the usable part; a guarded one has its guard page just below lo. */
 struct aw__stack {
     char *lo, *hi;
     struct aw__slab *slab; /* NULL for a stack with its own mapping */
@@ -101,8 +102,11 @@ AW__HIDDEN int aw__stack_canary_ok(const struct aw__stack *s);
 /* Installs the overflow handler and this thread's alternate signal stack, once each. */
 AW__HIDDEN void aw__stack_thread_init(void);
 
-/* Guarded stacks and slab stacks in use or cached, process-wide (for tests). */
-AW__HIDDEN void aw__stack_counts(size_t *guarded, size_t *slab);
+/* Stacks with a mapping of their own, and slab stacks, in use or cached, process-wide. */
+AW__HIDDEN void aw__stack_counts(size_t *mapped, size_t *slab);
+
+/* True when stacks get their guard pages from MADV_GUARD_INSTALL (Linux 6.13+). */
+AW__HIDDEN bool aw__stack_madvise_guards(void);
 
 /* Reports a smashed stack with the coroutine's id and name, then aborts. */
 AW__HIDDEN _Noreturn void aw__coro_overflow(const aw_coro_t *c, const char *how);
@@ -138,8 +142,5 @@ struct aw_coro {
  * needs no allocation of its own. *extra_out receives them, zeroed.
  */
 AW__HIDDEN aw_coro_t *aw__coro_new_ex(aw_coro_fn fn, void *arg, size_t extra, void **extra_out);
-
-/* Recycles a finished coroutine made by aw__coro_new_ex for a new function. */
-AW__HIDDEN void aw__coro_reset(aw_coro_t *c, aw_coro_fn fn, void *arg);
 
 #endif

@@ -1,27 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Coroutine stacks: guarded mappings up to a budget, unguarded slabs beyond it,
- * a per-thread cache for reuse, and the stack-overflow report.
+ * Coroutine stacks: guard pages for every stack where the kernel allows it
+ * cheaply, a per-thread cache for reuse, and the stack-overflow report.
  *
  * DESIGN
- * A guard page needs its own kernel mapping (VMA) beside the stack's, so a
- * guarded stack costs two of the vm.max_map_count mappings a process may hold
- * (65,530 by default). Guarded stacks are therefore handed out only while
- * fewer than `guard_budget` of them exist (a quarter of the limit: half the
- * mappings, leaving the rest to malloc, libraries and sanitizers). Past the
- * budget, stacks are carved from slabs: one mapping of 64 adjacent stacks.
- * An overflow there runs into the stack below without faulting, so each
- * slab stack has a canary word just under its low end, checked when its
- * coroutine switches out and when the stack is released. That turns silent
- * corruption into a report, though only after the fact. The canary sits in
- * the top 16 bytes of the stack below, which that stack never uses (and a
- * spare page under the slab for the lowest one): a canary at the stack's own
- * low end would cost every coroutine a second page of memory. Guarded
- * stacks have no canary; a frame larger than a page that jumps over the
- * guard is the case they do not catch.
+ * A guard page made with mprotect() needs its own kernel mapping (VMA) beside
+ * the stack's, so such a stack costs two of the vm.max_map_count mappings a
+ * process may hold (65,530 by default): about 32,000 guarded coroutines at
+ * most. Two schemes get past that:
  *
- * Stacks never move between threads: the cache and the slab lists are
- * thread-local and need no locks. Only the two counters are shared.
+ * - Linux 6.13 and later install guard pages in the page tables
+ *   (madvise MADV_GUARD_INSTALL) without splitting the mapping. Stacks are
+ *   then carved from slabs of 64 (one mapping each), every one with a real
+ *   guard page: 100,000 coroutines cost ~1,600 mappings. This is the default
+ *   whenever the kernel supports it.
+ * - Older kernels fall back to separate mappings with an mprotect()ed guard
+ *   for the first `guard_budget` stacks (a quarter of vm.max_map_count: half
+ *   the mappings, leaving the rest to malloc, libraries and sanitizers), then
+ *   to unguarded slab stacks. An overflow there runs into the stack below
+ *   without faulting, so each has a canary word just under its low end,
+ *   checked when its coroutine switches out and when the stack is released:
+ *   a report after the fact, not a fault at the first bad write. The canary
+ *   sits in the top 16 bytes of the stack below, which that stack never uses
+ *   (a spare page under the slab holds the lowest one's): a canary at the
+ *   stack's own low end would cost every coroutine a second page of memory.
+ *
+ * A frame larger than a page can jump over any guard page; that is the one
+ * case neither scheme catches. Stacks never move between threads: the cache
+ * and the slab lists are thread-local and need no locks. Only the counters
+ * are shared.
  */
 #include <assert.h>
 #include <pthread.h>
@@ -31,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "coro_internal.h"
@@ -43,11 +52,16 @@
 #define CANARY_BASE 0x5AFE57ACC0DEC0DEull
 #define SLAB_RESERVE 16 /* top bytes of a slab stack: the canary of the stack above */
 #define ALTSTACK_SIZE (64 * 1024)
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; older headers lack it */
+#endif
+#define PIDFD_SELF_PROCESS (-10001) /* Linux 6.14: "this process" without an fd */
 
 struct aw__slab {
     char *map;
     size_t stack_size;
     uint64_t free_mask; /* bit i set: stack i is free */
+    bool guarded;       /* every stack has a page-table guard */
     unsigned nfree;
     struct aw__slab *next, *prev; /* in the thread's list of slabs with free stacks */
     int listed;
@@ -65,7 +79,9 @@ static size_t g_guard_budget; /* 0: not yet derived from vm.max_map_count */
 static size_t g_cache_max = 512;
 static size_t g_page;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static atomic_size_t g_guarded_live;
+static bool g_madvise_guards; /* decided once, in process_init */
+static bool g_pidfd_self;     /* process_madvise() takes PIDFD_SELF_PROCESS */
+static atomic_size_t g_guarded_live; /* stacks with a mapping of their own */
 static atomic_size_t g_slab_live;
 
 static _Thread_local struct cached *tl_cache;
@@ -122,22 +138,47 @@ void aw_coro_get_config(aw_coro_config_t *config) {
     config->cache_max = g_cache_max;
 }
 
-void aw__stack_counts(size_t *guarded, size_t *slab) {
-    *guarded = atomic_load(&g_guarded_live);
+void aw__stack_counts(size_t *mapped, size_t *slab) {
+    *mapped = atomic_load(&g_guarded_live);
     *slab = atomic_load(&g_slab_live);
+}
+
+bool aw__stack_madvise_guards(void) {
+    ensure_init();
+    return g_madvise_guards;
+}
+
+/* Can this kernel put guard pages in the page tables? Tried on a scratch mapping. */
+static bool probe_madvise_guards(void) {
+    const char *env = getenv("AW_STACK_GUARDS");
+    if (env && strcmp(env, "mprotect") == 0)
+        return false; /* forced fallback, for tests and old-kernel comparisons */
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return false;
+    bool ok = madvise(m, ps, MADV_GUARD_INSTALL) == 0;
+#if defined(SYS_process_madvise)
+    struct iovec iov = {m + ps, ps};
+    g_pidfd_self = ok && syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, &iov, (size_t)1,
+                                 MADV_GUARD_INSTALL, 0u) == (long)ps;
+#endif
+    munmap(m, 2 * ps);
+    return ok;
 }
 
 static uint64_t canary_for(const struct aw__stack *s) {
     return CANARY_BASE ^ (uint64_t)(uintptr_t)s->lo;
 }
 
+/* Only unguarded stacks carry a canary; below a guarded one is its guard page. */
 void aw__stack_arm_canary(const struct aw__stack *s) {
-    if (s->slab)
+    if (!s->guarded)
         ((uint64_t *)(void *)s->lo)[-1] = canary_for(s);
 }
 
 int aw__stack_canary_ok(const struct aw__stack *s) {
-    return !s->slab || ((const uint64_t *)(const void *)s->lo)[-1] == canary_for(s);
+    return s->guarded || ((const uint64_t *)(const void *)s->lo)[-1] == canary_for(s);
 }
 
 /* A spare page below the stacks holds the lowest stack's canary. */
@@ -164,6 +205,36 @@ static void slab_unlink(struct aw__slab *sl) {
     sl->listed = 0;
 }
 
+/*
+ * Puts a page-table guard at the bottom of each stack region of the slab:
+ * one process_madvise() call for all 64 where the kernel takes it (half
+ * the cost of 64 madvise() calls), else one madvise() per stack.
+ */
+static int install_guards(struct aw__slab *sl) {
+    struct iovec iov[SLAB_STACKS];
+    for (unsigned i = 0; i < SLAB_STACKS; i++) {
+        iov[i].iov_base = sl->map + page_size() + (size_t)i * sl->stack_size;
+        iov[i].iov_len = page_size();
+    }
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+    /* Without PIDFD_SELF, a pidfd per slab rather than a cached one: a cached
+     * fd would show up in the program's fd counts and go stale across fork(). */
+    int pidfd = g_pidfd_self ? PIDFD_SELF_PROCESS : (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd != -1) {
+        long done = syscall(SYS_process_madvise, pidfd, iov, (size_t)SLAB_STACKS,
+                            MADV_GUARD_INSTALL, 0u);
+        if (!g_pidfd_self)
+            close(pidfd);
+        if (done == (long)(SLAB_STACKS * page_size()))
+            return 0;
+    }
+#endif
+    for (unsigned i = 0; i < SLAB_STACKS; i++)
+        if (madvise(iov[i].iov_base, page_size(), MADV_GUARD_INSTALL) != 0)
+            return -errno;
+    return 0;
+}
+
 static int slab_take(struct aw__stack *s) {
     struct aw__slab *sl = tl_slabs;
     if (!sl) {
@@ -179,23 +250,32 @@ static int slab_take(struct aw__stack *s) {
         }
         sl->free_mask = ~0ull;
         sl->nfree = SLAB_STACKS;
+        sl->guarded = g_madvise_guards && install_guards(sl) == 0;
         slab_link(sl);
     }
     unsigned i = (unsigned)__builtin_ctzll(sl->free_mask);
     sl->free_mask &= ~(1ull << i);
     if (--sl->nfree == 0)
         slab_unlink(sl);
-    s->lo = sl->map + page_size() + (size_t)i * sl->stack_size;
-    s->hi = s->lo + sl->stack_size - SLAB_RESERVE;
+    char *region = sl->map + page_size() + (size_t)i * sl->stack_size;
     s->slab = sl;
-    s->guarded = 0;
+    s->guarded = sl->guarded;
+    if (sl->guarded) {
+        s->lo = region + page_size();
+        s->hi = region + sl->stack_size;
+    } else {
+        s->lo = region;
+        s->hi = region + sl->stack_size - SLAB_RESERVE;
+    }
     atomic_fetch_add_explicit(&g_slab_live, 1, memory_order_relaxed);
+    aw__stack_arm_canary(s);
     return 0;
 }
 
 static void slab_give(struct aw__stack *s) {
     struct aw__slab *sl = s->slab;
     unsigned i = (unsigned)((size_t)(s->lo - sl->map - page_size()) / sl->stack_size);
+    /* (For guarded slabs lo is one page into region i, which divides the same.) */
     sl->free_mask |= 1ull << i;
     sl->nfree++;
     atomic_fetch_sub_explicit(&g_slab_live, 1, memory_order_relaxed);
@@ -228,12 +308,12 @@ int aw__stack_get(struct aw__stack *s) {
         tl_cache = c->next;
         tl_cache_len--;
         *s = c->s;
-        if (c->size == g_stack_size) {
-            aw__stack_arm_canary(s);
-            return 0;
-        }
+        if (c->size == g_stack_size)
+            return 0; /* its canary, if it has one, was checked when it was put */
         release(s); /* the configured size changed since it was cached */
     }
+    if (g_madvise_guards)
+        return slab_take(s);
     size_t ps = page_size();
     size_t n = atomic_fetch_add_explicit(&g_guarded_live, 1, memory_order_relaxed);
     if (n < g_guard_budget) {
@@ -244,7 +324,6 @@ int aw__stack_get(struct aw__stack *s) {
             s->hi = map + g_stack_size;
             s->slab = NULL;
             s->guarded = 1;
-            aw__stack_arm_canary(s);
             return 0;
         }
         if (map != MAP_FAILED)
@@ -253,10 +332,7 @@ int aw__stack_get(struct aw__stack *s) {
          * limit, which other code may be using too): fall back to a slab. */
     }
     atomic_fetch_sub_explicit(&g_guarded_live, 1, memory_order_relaxed);
-    int rc = slab_take(s);
-    if (rc == 0)
-        aw__stack_arm_canary(s);
-    return rc;
+    return slab_take(s);
 }
 
 void aw__stack_put(struct aw__stack *s) {
@@ -353,6 +429,7 @@ static void process_init(void) {
     g_page = (size_t)sysconf(_SC_PAGESIZE);
     if (!g_guard_budget)
         g_guard_budget = default_guard_budget();
+    g_madvise_guards = probe_madvise_guards();
     pthread_key_create(&g_thread_key, thread_exit);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

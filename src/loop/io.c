@@ -14,6 +14,7 @@
  */
 #include <assert.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -68,7 +69,8 @@ void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events) {
         aw__wake(rec->writer, 0);
 }
 
-int aw_wait_fd(int fd, int events) {
+/* Waits for the next edge on `fd`: only right after a call returned EAGAIN. */
+static int wait_edge(int fd, int events) {
     aw_task_t *t = aw_task_current();
     assert(t && "aw_wait_fd() outside a task");
     assert(events & (AW_READABLE | AW_WRITABLE));
@@ -99,6 +101,16 @@ int aw_wait_fd(int fd, int events) {
     return rc;
 }
 
+int aw_wait_fd(int fd, int events) {
+    /* Callers may wait with data already pending, which makes no new edge:
+     * look first. The I/O calls below skip this, as they just saw EAGAIN. */
+    struct pollfd p = {.fd = fd, .events = (short)(((events & AW_READABLE) ? POLLIN : 0) |
+                                                   ((events & AW_WRITABLE) ? POLLOUT : 0))};
+    if (fd >= 0 && poll(&p, 1, 0) == 1 && !(p.revents & POLLNVAL))
+        return aw__check_interrupt();
+    return wait_edge(fd, events);
+}
+
 ssize_t aw_read(int fd, void *buf, size_t len) {
     for (;;) {
         ssize_t n = read(fd, buf, len);
@@ -108,7 +120,7 @@ ssize_t aw_read(int fd, void *buf, size_t len) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = aw_wait_fd(fd, AW_READABLE);
+        int rc = wait_edge(fd, AW_READABLE);
         if (rc < 0)
             return rc;
     }
@@ -128,7 +140,7 @@ ssize_t aw_write(int fd, const void *buf, size_t len) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = aw_wait_fd(fd, AW_WRITABLE);
+        int rc = wait_edge(fd, AW_WRITABLE);
         if (rc < 0)
             return rc;
     }
@@ -144,7 +156,7 @@ int aw_accept(int listen_fd, struct sockaddr *addr, socklen_t *addrlen) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = aw_wait_fd(listen_fd, AW_READABLE);
+        int rc = wait_edge(listen_fd, AW_READABLE);
         if (rc < 0)
             return rc;
     }
@@ -155,7 +167,7 @@ int aw_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
-    int rc = aw_wait_fd(fd, AW_WRITABLE);
+    int rc = wait_edge(fd, AW_WRITABLE);
     if (rc < 0)
         return rc;
     int err = 0;
@@ -166,11 +178,7 @@ int aw_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
 }
 
 int aw_close(int fd) {
-    aw_loop_t *loop = aw_loop_current();
-    if (!loop) {
-        aw_task_t *t = aw_task_current();
-        loop = t ? t->loop : NULL;
-    }
+    aw_loop_t *loop = aw__loop_home();
     if (loop && fd >= 0 && (size_t)fd < loop->nfds) {
         struct aw__fdrec *rec = &loop->fds[fd];
         if (rec->registered)

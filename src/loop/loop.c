@@ -7,7 +7,8 @@
  * Each iteration: (1) refresh the cached clock and fire due timers, which
  * may wake tasks; (2) run ready tasks in FIFO order (task.c); (3) block in
  * epoll_wait, with a zero timeout if tasks are ready, else until the next
- * timer. File descriptors are registered once, edge-triggered, for both
+ * timer; (4) tasks that called aw_yield() become ready again, after the
+ * poll, so a yield lets I/O in. File descriptors are registered once, edge-triggered, for both
  * directions (io.c); the wait only ever follows an EAGAIN, so no edge is
  * missed. Other threads talk to the loop only through aw_loop_post(): a
  * mutex-guarded list plus an eventfd write, done once per batch.
@@ -26,6 +27,8 @@
 #define MAX_EVENTS 256
 
 static _Thread_local aw_loop_t *tl_loop;
+/* The loop this thread made or ran last: aw_close() between runs must still find it. */
+static _Thread_local aw_loop_t *tl_home;
 
 uint64_t aw_now_ns(void) {
     struct timespec ts;
@@ -41,8 +44,8 @@ aw_loop_t *aw_loop_current(void) {
     return tl_loop;
 }
 
-void aw__loop_set_current(aw_loop_t *loop) {
-    tl_loop = loop;
+aw_loop_t *aw__loop_home(void) {
+    return tl_loop ? tl_loop : tl_home;
 }
 
 aw_loop_t *aw_loop_new(void) {
@@ -60,6 +63,7 @@ aw_loop_t *aw_loop_new(void) {
         goto out_close_ev;
     pthread_mutex_init(&loop->post_lock, NULL);
     loop->now_ns = aw_now_ns();
+    tl_home = loop;
     return loop;
 out_close_ev:
     close(loop->evfd);
@@ -77,6 +81,8 @@ int aw_loop_free(aw_loop_t *loop) {
         return AW_EBUSY;
     if (tl_loop == loop)
         tl_loop = NULL;
+    if (tl_home == loop)
+        tl_home = NULL;
     close(loop->evfd);
     close(loop->epfd);
     aw__fds_free(loop);
@@ -131,13 +137,13 @@ static void drain_posts(aw_loop_t *loop) {
 }
 
 static bool has_work(const aw_loop_t *loop) {
-    return loop->alive || loop->user_timers || loop->ready_head;
+    return loop->alive || loop->user_timers;
 }
 
 int aw_loop_run(aw_loop_t *loop) {
     aw_loop_t *outer = tl_loop;
     struct epoll_event events[MAX_EVENTS];
-    tl_loop = loop;
+    tl_loop = tl_home = loop;
     loop->stop = false;
     while (!loop->stop) {
         loop->now_ns = aw_now_ns();
@@ -145,7 +151,7 @@ int aw_loop_run(aw_loop_t *loop) {
         aw__run_ready(loop);
         if (loop->stop || !has_work(loop))
             break;
-        int timeout = loop->ready_head ? 0 : aw__timers_next_ms(loop);
+        int timeout = loop->ready_head || loop->yield_head ? 0 : aw__timers_next_ms(loop);
         int n = epoll_wait(loop->epfd, events, MAX_EVENTS, timeout);
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == EVFD_TAG)
@@ -153,6 +159,7 @@ int aw_loop_run(aw_loop_t *loop) {
             else
                 aw__fd_event(loop, (int)events[i].data.u64, events[i].events);
         }
+        aw__requeue_yielded(loop);
     }
     tl_loop = outer;
     return 0;

@@ -66,11 +66,13 @@ struct aw_loop {
     uint64_t now_ns;
     bool stop;
     aw_task_t *ready_head, *ready_tail;
+    aw_task_t *yield_head, *yield_tail; /* aw_yield()ed: ready again after the next poll */
     aw_task_t *all_tasks;
     size_t alive;
     aw_task_t *main_task; /* aw_run()'s: the loop stops when it finishes */
+    bool closing;         /* aw_run()'s teardown: new tasks start cancelled */
 
-    aw_timer_t **heap;
+    struct aw__heap_entry *heap; /* timers.c */
     size_t heap_len, heap_cap;
     uint64_t timer_seq;
     size_t user_timers; /* active timers that keep the loop running */
@@ -96,6 +98,16 @@ AW__HIDDEN aw_loop_t *aw__loop_current(void);
  */
 AW__HIDDEN int aw__suspend(int flags, uint64_t wake_at_ns);
 
+/*
+ * What the current task's next interruptible suspension would report at
+ * once: AW_ECANCELED (marking it seen), AW_ETIMEDOUT, or 0. For waits that
+ * must not even begin once interrupted, like queueing a pool job.
+ */
+AW__HIDDEN int aw__check_interrupt(void);
+
+/* `ms` from now in nanoseconds on the monotonic clock, saturating instead of wrapping. */
+AW__HIDDEN uint64_t aw__ns_after_ms(uint64_t ms);
+
 /* Makes a WAITING task ready with `status`; a no-op for a task in any other state. */
 AW__HIDDEN void aw__wake(aw_task_t *t, int status);
 
@@ -119,6 +131,8 @@ AW__HIDDEN void aw__waiter_finish(struct aw__waiter *w, int status, void *value)
 AW__HIDDEN void aw__timers_run(aw_loop_t *loop);
 AW__HIDDEN int aw__timers_next_ms(const aw_loop_t *loop); /* -1: none */
 AW__HIDDEN int aw__timer_start_at(aw_timer_t *t, aw_timer_cb cb, uint64_t due_ns);
+/* Stops every active timer that keeps the loop running (the program's, not tasks'). */
+AW__HIDDEN void aw__timers_stop_user(aw_loop_t *loop);
 
 /* Called by task.c when a task finishes, and by io.c. */
 AW__HIDDEN void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events);
@@ -127,7 +141,10 @@ AW__HIDDEN void aw__fds_free(aw_loop_t *loop);
 /* Runs the ready queue (task.c). */
 AW__HIDDEN void aw__run_ready(aw_loop_t *loop);
 
-/* Sets this thread's current loop (loop.c). */
-AW__HIDDEN void aw__loop_set_current(aw_loop_t *loop);
+/* Moves the tasks that yielded to the ready queue, after the loop polled (task.c). */
+AW__HIDDEN void aw__requeue_yielded(aw_loop_t *loop);
+
+/* The loop running on this thread, else the one it made or ran last (loop.c). */
+AW__HIDDEN aw_loop_t *aw__loop_home(void);
 
 #endif

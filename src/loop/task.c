@@ -88,6 +88,17 @@ static void make_ready(aw_task_t *t) {
     loop->ready_tail = t;
 }
 
+void aw__requeue_yielded(aw_loop_t *loop) {
+    if (!loop->yield_head)
+        return;
+    if (loop->ready_tail)
+        loop->ready_tail->ready_next = loop->yield_head;
+    else
+        loop->ready_head = loop->yield_head;
+    loop->ready_tail = loop->yield_tail;
+    loop->yield_head = loop->yield_tail = NULL;
+}
+
 void aw__wake(aw_task_t *t, int status) {
     if (t->state != AW__TASK_WAITING)
         return;
@@ -117,19 +128,38 @@ static void task_timer_cb(aw_timer_t *timer) {
     aw__wake(t, t->timer_status);
 }
 
+uint64_t aw__ns_after_ms(uint64_t ms) {
+    uint64_t now = aw_now_ns();
+    if (ms >= (UINT64_MAX - now) / 1000000u)
+        return UINT64_MAX;
+    return now + ms * 1000000u;
+}
+
+int aw__check_interrupt(void) {
+    aw_task_t *t = tl_task;
+    assert(t && "awaiting outside a task: use aw_run() or aw_async()");
+    if (t->flags & AW__TASK_CANCEL) {
+        t->flags |= AW__TASK_CANCEL_SEEN;
+        return AW_ECANCELED;
+    }
+    if (t->deadline_ns && t->deadline_ns <= aw_now_ns())
+        return AW_ETIMEDOUT;
+    return 0;
+}
+
 int aw__suspend(int flags, uint64_t wake_at_ns) {
     aw_task_t *t = tl_task;
     assert(t && "awaiting outside a task: use aw_run() or aw_async()");
+    /* A coroutine resumed by hand inside a task would yield to its resumer,
+     * leaving the task marked WAITING while it still runs. */
+    assert(aw_coro_current() == t->coro && "awaiting from a nested coroutine");
     uint64_t at = wake_at_ns;
     t->timer_status = 0;
     if (!(flags & AW__UNINT)) {
-        if (t->flags & AW__TASK_CANCEL) {
-            t->flags |= AW__TASK_CANCEL_SEEN;
-            return AW_ECANCELED;
-        }
+        int rc = aw__check_interrupt();
+        if (rc)
+            return rc;
         if (t->deadline_ns) {
-            if (t->deadline_ns <= aw_now_ns())
-                return AW_ETIMEDOUT;
             if (!at || t->deadline_ns < at) {
                 at = t->deadline_ns;
                 t->timer_status = AW_ETIMEDOUT;
@@ -207,6 +237,8 @@ static aw_task_t *spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {
         loop->all_tasks->all_prev = t;
     loop->all_tasks = t;
     loop->alive++;
+    if (loop->closing)
+        t->flags |= AW__TASK_CANCEL; /* spawned by cleanup code during aw_run()'s teardown */
     make_ready(t);
     return t;
 }
@@ -221,36 +253,48 @@ aw_task_t *aw_async(aw_task_fn fn, void *arg) {
     return spawn(loop, fn, arg);
 }
 
-/*
- * Waits for `t` to finish and frees it. Returns the caller's own
- * interruption (AW_ECANCELED, AW_ETIMEDOUT) or 0; *status gets t's status.
- */
-static int join(aw_task_t *t, void **result, int *status) {
+/* Waits for `t` to finish. Returns 0, or the caller's interruption (then `t` still runs). */
+static int wait_done(aw_task_t *t, int flags) {
+    int rc = 0;
+    while (t->state != AW__TASK_DONE && rc == 0) {
+        struct aw__waiter w;
+        aw__waitq_push(&t->joiners, &w);
+        rc = aw__suspend(flags, 0);
+        if (w.done)
+            return 0;
+        aw__waitq_remove(&t->joiners, &w);
+    }
+    return t->state == AW__TASK_DONE ? 0 : rc;
+}
+
+static void claim(aw_task_t *t) {
     assert(tl_task && "awaiting outside a task: use aw_run()");
     assert(t != tl_task && "a task cannot await itself");
     assert(!(t->flags & (AW__TASK_DETACHED | AW__TASK_REAPING)) && "task awaited twice or detached");
     t->flags |= AW__TASK_REAPING;
-    int rc = 0;
-    if (t->state != AW__TASK_DONE) {
-        struct aw__waiter w;
-        aw__waitq_push(&t->joiners, &w);
-        rc = aw__suspend(0, 0);
-        if (w.done) {
-            rc = 0;
-        } else {
-            aw__waitq_remove(&t->joiners, &w);
-            aw_cancel(t);
-            while (t->state != AW__TASK_DONE) {
-                aw__waitq_push(&t->joiners, &w);
-                aw__suspend(AW__UNINT, 0);
-                aw__waitq_remove(&t->joiners, &w);
-            }
-        }
-    }
+}
+
+/* Frees a finished task, handing over its result and status. */
+static void reap(aw_task_t *t, void **result, int *status) {
     if (result)
         *result = t->result;
     *status = t->status;
     aw_coro_free(t->coro);
+}
+
+/*
+ * Waits for `t` to finish and frees it. Returns the caller's own
+ * interruption (AW_ECANCELED, AW_ETIMEDOUT) or 0; *status gets t's status.
+ * An interrupted caller cancels `t` and still waits for its end.
+ */
+static int join(aw_task_t *t, void **result, int *status) {
+    claim(t);
+    int rc = wait_done(t, 0);
+    if (rc) {
+        aw_cancel(t);
+        wait_done(t, AW__UNINT);
+    }
+    reap(t, result, status);
     return rc;
 }
 
@@ -274,24 +318,25 @@ int aw_await_timeout(aw_task_t *t, uint64_t ms, void **result) {
 }
 
 int aw_gather(aw_task_t **tasks, size_t n, void **results) {
-    int first = 0, interrupted = 0;
+    int first = 0, rc = 0;
+    for (size_t i = 0; i < n; i++)
+        claim(tasks[i]);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = wait_done(tasks[i], 0);
+    if (rc) {
+        /* Interrupted: stop them all at once, then wait for each to unwind. */
+        for (size_t i = 0; i < n; i++)
+            aw_cancel(tasks[i]);
+        for (size_t i = 0; i < n; i++)
+            wait_done(tasks[i], AW__UNINT);
+    }
     for (size_t i = 0; i < n; i++) {
         int status;
-        if (interrupted) {
-            /* Already cancelled below; join waits for each to unwind. */
-            join(tasks[i], results ? &results[i] : NULL, &status);
-            continue;
-        }
-        int rc = join(tasks[i], results ? &results[i] : NULL, &status);
-        if (rc) {
-            interrupted = rc;
-            for (size_t j = i + 1; j < n; j++)
-                aw_cancel(tasks[j]);
-        } else if (status && !first) {
+        reap(tasks[i], results ? &results[i] : NULL, &status);
+        if (status && !first)
             first = status;
-        }
     }
-    return interrupted ? interrupted : first;
+    return rc ? rc : first;
 }
 
 void aw_detach(aw_task_t *t) {
@@ -338,21 +383,28 @@ void *aw_fail(int status) {
 }
 
 int aw_sleep_ms(uint64_t ms) {
-    return aw__suspend(0, aw_now_ns() + ms * 1000000u);
+    return aw__suspend(0, aw__ns_after_ms(ms));
 }
 
 int aw_yield(void) {
     aw_task_t *t = tl_task;
-    assert(t && "aw_yield() outside a task");
-    if (t->flags & AW__TASK_CANCEL) {
-        t->flags |= AW__TASK_CANCEL_SEEN;
-        return AW_ECANCELED;
-    }
-    if (t->deadline_ns && t->deadline_ns <= aw_now_ns())
-        return AW_ETIMEDOUT;
-    make_ready(t);
+    int rc = aw__check_interrupt();
+    if (rc)
+        return rc;
+    assert(aw_coro_current() == t->coro && "aw_yield() from a nested coroutine");
+    /* Parked apart from the ready queue until the loop has polled once, so
+     * that a yield lets I/O and timers in, not only the other ready tasks. */
+    aw_loop_t *loop = t->loop;
+    t->state = AW__TASK_READY;
+    t->ready_next = NULL;
+    if (loop->yield_tail)
+        loop->yield_tail->ready_next = t;
+    else
+        loop->yield_head = t;
+    loop->yield_tail = t;
     aw_coro_yield();
-    return 0;
+    /* A cancel that came while we sat in the ready queue could not wake us. */
+    return aw__check_interrupt();
 }
 
 /* ---- deadlines ----------------------------------------------------------------------------- */
@@ -361,7 +413,7 @@ void aw_deadline_enter(aw_deadline_t *d, uint64_t ms) {
     aw_task_t *t = tl_task;
     assert(t && "aw_deadline_enter() outside a task");
     d->_task = t;
-    d->_at_ns = aw_now_ns() + ms * 1000000u;
+    d->_at_ns = aw__ns_after_ms(ms);
     d->_outer_ns = t->deadline_ns;
     if (!t->deadline_ns || d->_at_ns < t->deadline_ns)
         t->deadline_ns = d->_at_ns;
@@ -463,12 +515,11 @@ int aw_run(aw_task_fn fn, void *arg, void **result) {
     loop->main_task = NULL;
     /* Whatever the main task left behind is cancelled and run to its end,
      * the main task too if the loop ran dry while it still waited. */
+    loop->closing = true;
     for (aw_task_t *t = loop->all_tasks; t; t = t->all_next)
         aw_cancel(t);
     /* Timers armed by the program would keep the loop going forever. */
-    for (size_t i = loop->heap_len; i-- > 0;)
-        if (i < loop->heap_len && loop->heap[i]->_keeps_loop)
-            aw_timer_stop(loop->heap[i]);
+    aw__timers_stop_user(loop);
     while (loop->alive || loop->user_timers)
         aw_loop_run(loop);
     int status = main_task->status;

@@ -36,12 +36,20 @@ struct aw__pool_waiter {
     bool completed; /* loop thread only */
 };
 
-/* A task waiting for room in the queue; lives on the task's stack. */
+/*
+ * A task waiting for room in the queue; lives on the task's stack. Room is
+ * handed over, not announced: the job is queued for the waiter before it is
+ * woken, so nobody can take the slot in between and the wait stays FIFO.
+ */
 struct room_wait {
     aw_post_t post;
     aw_task_t *task;
     aw_loop_t *loop;
+    aw_work_t *work;
+    aw_work_fn fn;
+    void *arg;
     struct room_wait *next, *prev;
+    int rc;       /* the job's enqueue status once granted; under pool->mu */
     bool linked;  /* under pool->mu */
     bool granted; /* loop thread only */
 };
@@ -57,17 +65,23 @@ struct aw_pool {
     struct room_wait *rw_head, *rw_tail;
 };
 
+static int enqueue_locked(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg);
+
 static void grant_room_locked(aw_pool_t *pool) {
-    pthread_cond_signal(&pool->room_cv);
     struct room_wait *rw = pool->rw_head;
-    if (!rw || pool->qlen >= pool->qcap)
+    if (!rw || pool->qlen >= pool->qcap) {
+        pthread_cond_signal(&pool->room_cv);
         return;
+    }
     pool->rw_head = rw->next;
     if (pool->rw_head)
         pool->rw_head->prev = NULL;
     else
         pool->rw_tail = NULL;
     rw->linked = false;
+    rw->rc = enqueue_locked(pool, rw->work, rw->fn, rw->arg);
+    if (rw->rc == 0)
+        pthread_cond_signal(&pool->work_cv); /* rare: we hold the lock here */
     aw_loop_post(rw->loop, &rw->post);
 }
 
@@ -134,8 +148,10 @@ void aw_pool_free(aw_pool_t *pool) {
     if (!pool)
         return;
     pthread_mutex_lock(&pool->mu);
-    assert(!pool->rw_head && "freeing a pool tasks wait on");
     pool->stopping = true;
+    /* Tasks still waiting for room learn that the pool is going away. */
+    while (pool->rw_head)
+        grant_room_locked(pool);
     pthread_cond_broadcast(&pool->work_cv);
     pthread_cond_broadcast(&pool->room_cv);
     size_t n = pool->nthreads;
@@ -197,8 +213,17 @@ static int enqueue_locked(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *ar
             return AW_ENOMEM;
         }
     }
-    pthread_cond_signal(&pool->work_cv);
     return 0;
+}
+
+/*
+ * Wakes a worker for a job just queued. Callers signal after unlocking: a
+ * worker woken under the lock would only run into the mutex (on a busy CPU,
+ * after preempting the submitter).
+ */
+static void wake_worker(aw_pool_t *pool, int rc) {
+    if (rc == 0)
+        pthread_cond_signal(&pool->work_cv);
 }
 
 int aw_pool_try_submit(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg) {
@@ -206,6 +231,7 @@ int aw_pool_try_submit(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg) 
     pthread_mutex_lock(&pool->mu);
     int rc = enqueue_locked(pool, w, fn, arg);
     pthread_mutex_unlock(&pool->mu);
+    wake_worker(pool, rc);
     return rc;
 }
 
@@ -216,6 +242,7 @@ int aw_pool_submit(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg) {
     while ((rc = enqueue_locked(pool, w, fn, arg)) == AW_EAGAIN)
         pthread_cond_wait(&pool->room_cv, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
+    wake_worker(pool, rc);
     return rc;
 }
 
@@ -264,57 +291,61 @@ static void room_cb(aw_post_t *post) {
 
 /* Queues the job, waiting in FIFO order for room. Called and returns with pool->mu held. */
 static int enqueue_from_task(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg, aw_task_t *t) {
-    for (;;) {
-        int rc = enqueue_locked(pool, w, fn, arg);
-        if (rc != AW_EAGAIN)
-            return rc;
-        struct room_wait rw = {.post.cb = room_cb, .task = t, .loop = t->loop, .linked = true};
-        rw.prev = pool->rw_tail;
-        if (pool->rw_tail)
-            pool->rw_tail->next = &rw;
+    int rc = pool->rw_head ? AW_EAGAIN : enqueue_locked(pool, w, fn, arg);
+    if (rc != AW_EAGAIN)
+        return rc;
+    struct room_wait rw = {.post.cb = room_cb, .task = t, .loop = t->loop, .work = w, .fn = fn,
+                           .arg = arg, .linked = true};
+    rw.prev = pool->rw_tail;
+    if (pool->rw_tail)
+        pool->rw_tail->next = &rw;
+    else
+        pool->rw_head = &rw;
+    pool->rw_tail = &rw;
+    pthread_mutex_unlock(&pool->mu);
+    int r = aw__suspend(0, 0);
+    pthread_mutex_lock(&pool->mu);
+    if (rw.linked) { /* interrupted before any room came */
+        if (rw.prev)
+            rw.prev->next = rw.next;
         else
-            pool->rw_head = &rw;
-        pool->rw_tail = &rw;
-        pthread_mutex_unlock(&pool->mu);
-        int r = aw__suspend(0, 0);
-        pthread_mutex_lock(&pool->mu);
-        if (rw.linked) { /* interrupted before any room came */
-            if (rw.prev)
-                rw.prev->next = rw.next;
-            else
-                pool->rw_head = rw.next;
-            if (rw.next)
-                rw.next->prev = rw.prev;
-            else
-                pool->rw_tail = rw.prev;
-            return r;
-        }
-        if (!rw.granted) {
-            /* Room was posted to us but the post has not run: it points at
-             * our stack, so wait for it. */
-            pthread_mutex_unlock(&pool->mu);
-            while (!rw.granted)
-                aw__suspend(AW__UNINT, 0);
-            pthread_mutex_lock(&pool->mu);
-        }
-        if (r) {
-            grant_room_locked(pool); /* pass the room we will not use on */
-            return r;
-        }
+            pool->rw_head = rw.next;
+        if (rw.next)
+            rw.next->prev = rw.prev;
+        else
+            pool->rw_tail = rw.prev;
+        return r;
     }
+    if (!rw.granted) {
+        /* The hand-over was posted to us but has not run: it points at our
+         * stack, so wait for it. */
+        pthread_mutex_unlock(&pool->mu);
+        while (!rw.granted)
+            aw__suspend(AW__UNINT, 0);
+        pthread_mutex_lock(&pool->mu);
+    }
+    /* Queued on our behalf (or refused, if the pool is stopping). If we were
+     * interrupted meanwhile, the caller's wait sees it and takes the job
+     * back while it is still queued. */
+    return rw.rc;
 }
 
 int aw_pool_run(aw_pool_t *pool, aw_work_fn fn, void *arg, void **result) {
     aw_task_t *t = aw_task_current();
     assert(t && "aw_pool_run() outside a task: use aw_pool_submit()");
+    /* Already cancelled or out of time: the job must not even start. */
+    int rc = aw__check_interrupt();
+    if (rc)
+        return rc;
     struct aw__pool_waiter pw = {.post.cb = job_done_cb, .task = t, .loop = t->loop};
     aw_work_t w;
     w._waiter = &pw;
     pthread_mutex_lock(&pool->mu);
-    int rc = enqueue_from_task(pool, &w, fn, arg, t);
+    rc = enqueue_from_task(pool, &w, fn, arg, t);
     pthread_mutex_unlock(&pool->mu);
     if (rc)
         return rc;
+    wake_worker(pool, 0);
     rc = aw__suspend(0, 0);
     if (!pw.completed) {
         pthread_mutex_lock(&pool->mu);

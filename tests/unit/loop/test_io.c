@@ -79,6 +79,10 @@ static void *read_one(void *arg) {
     return I2P((int)aw_read(P2I(arg), &c, 1));
 }
 
+static void *await_one_task(void *arg) {
+    return aw_await(arg);
+}
+
 static void *cancel_read_main(void *arg) {
     (void)arg;
     int sv[2];
@@ -247,4 +251,73 @@ static void *regular_file_main(void *arg) {
 
 TEST(regular_files_and_bad_fds) {
     ASSERT_EQ(aw_run(regular_file_main, NULL, NULL), 0);
+}
+
+/* ---- regressions ---- */
+
+static void *feed_later(void *arg) {
+    aw_sleep_ms(2);
+    ASSERT_EQ(write(P2I(arg), "a", 1), 1);
+    return NULL;
+}
+
+static void *read_one_bounded(void *arg) {
+    char c;
+    aw_deadline_t d;
+    aw_deadline_enter(&d, 2000);
+    ssize_t n = aw_read(P2I(arg), &c, 1);
+    aw_deadline_exit(&d);
+    return I2P((int)n);
+}
+
+static int read_in_fresh_run(aw_loop_t *loop, int sv[2]) {
+    aw_task_t *r = aw_loop_spawn(loop, read_one_bounded, I2P(sv[0]));
+    aw_detach(aw_loop_spawn(loop, feed_later, I2P(sv[1])));
+    aw_loop_run(loop);
+    ASSERT_TRUE(aw_task_done(r));
+    /* Reap it from a task: a finished, unawaited task keeps its stack. */
+    int n = 0;
+    aw_task_t *reaper = aw_loop_spawn(loop, await_one_task, r);
+    aw_loop_run(loop);
+    n = P2I(reaper->result);
+    aw_detach(reaper);
+    return n;
+}
+
+TEST(close_between_runs_forgets_the_fd) {
+    aw_loop_t *loop = aw_loop_new();
+    int sv[2];
+    nonblocking_pair(sv);
+    ASSERT_EQ(read_in_fresh_run(loop, sv), 1); /* sv[0] is now registered */
+    int fd = sv[0];
+    aw_close(sv[0]); /* outside aw_loop_run */
+    aw_close(sv[1]);
+    nonblocking_pair(sv);
+    ASSERT_EQ(sv[0], fd); /* the number came back */
+    /* Without the loop forgetting fd, this read would time out. */
+    ASSERT_EQ(read_in_fresh_run(loop, sv), 1);
+    aw_close(sv[0]);
+    aw_close(sv[1]);
+    ASSERT_EQ(aw_loop_free(loop), 0);
+}
+
+static void *wait_pending_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    nonblocking_pair(sv);
+    ASSERT_EQ(write(sv[1], "ab", 2), 2);
+    char c;
+    ASSERT_EQ(aw_read(sv[0], &c, 1), 1);
+    /* One byte is still pending: no new edge will come, yet it is readable. */
+    aw_deadline_t d;
+    aw_deadline_enter(&d, 1000);
+    ASSERT_EQ(aw_wait_fd(sv[0], AW_READABLE), 0);
+    ASSERT_FALSE(aw_deadline_exit(&d));
+    aw_close(sv[0]);
+    aw_close(sv[1]);
+    return NULL;
+}
+
+TEST(wait_fd_returns_when_data_is_already_pending) {
+    ASSERT_EQ(aw_run(wait_pending_main, NULL, NULL), 0);
 }

@@ -491,3 +491,130 @@ static void *named(void *arg) {
 TEST(task_names_and_ids) {
     ASSERT_EQ(aw_run(named, NULL, NULL), 0);
 }
+
+/* ---- regressions ---- */
+
+static void count_tick(aw_timer_t *t) {
+    (*(int *)t->data)++;
+}
+
+static aw_timer_t g_prog_timers[5];
+static int g_prog_ticks;
+
+static void *timers_left_running(void *arg) {
+    (void)arg;
+    /* Program timers, one repeating, plus a detached sleeper whose task
+     * timer sits in the same heap: aw_run() must stop all of them. */
+    for (int i = 0; i < 5; i++) {
+        aw_timer_init(aw_loop_current(), &g_prog_timers[i]);
+        g_prog_timers[i].data = &g_prog_ticks;
+        aw_timer_start(&g_prog_timers[i], count_tick, 1000 + (uint64_t)i * 10, i == 1 ? 5 : 0);
+    }
+    aw_detach(aw_async(sleep_long, &(struct cleanup){0}));
+    aw_sleep_ms(1);
+    return NULL;
+}
+
+TEST(aw_run_stops_every_program_timer) {
+    ASSERT_EQ(aw_run(timers_left_running, NULL, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_FALSE(aw_timer_active(&g_prog_timers[i]));
+}
+
+static void *yield_then_report(void *arg) {
+    (void)arg;
+    return I2P(aw_yield());
+}
+
+static void *cancel_during_yield_main(void *arg) {
+    (void)arg;
+    aw_task_t *t = aw_async(yield_then_report, NULL);
+    aw_yield(); /* t runs and parks itself with aw_yield; we run first next round */
+    aw_cancel(t);
+    void *r;
+    ASSERT_EQ(aw_await_status(t, &r), AW_ECANCELED);
+    ASSERT_EQ(P2I(r), AW_ECANCELED);
+    return NULL;
+}
+
+TEST(cancel_while_yielded_is_reported) {
+    ASSERT_EQ(aw_run(cancel_during_yield_main, NULL, NULL), 0);
+}
+
+static void *huge_times_main(void *arg) {
+    (void)arg;
+    aw_deadline_t d;
+    uint64_t start = aw_now_ns();
+    aw_deadline_enter(&d, 20);
+    /* Must not wrap around into "already due". */
+    ASSERT_EQ(aw_sleep_ms(UINT64_MAX / 1000), AW_ETIMEDOUT);
+    aw_deadline_exit(&d);
+    ASSERT_GE((aw_now_ns() - start) / 1000000, 19);
+    aw_deadline_enter(&d, UINT64_MAX);
+    ASSERT_EQ(aw_sleep_ms(1), 0);
+    ASSERT_FALSE(aw_deadline_exit(&d));
+    return NULL;
+}
+
+TEST(huge_durations_saturate) {
+    ASSERT_EQ(aw_run(huge_times_main, NULL, NULL), 0);
+}
+
+static void *spawn_in_cleanup(void *arg) {
+    struct cleanup *c = arg;
+    c->rc = aw_sleep_ms(10000);
+    /* Cleanup code that starts more work while aw_run() tears down. */
+    aw_detach(aw_async(inner_sleeper, &c[1]));
+    return NULL;
+}
+
+static void *leave_spawner(void *arg) {
+    aw_detach(aw_async(spawn_in_cleanup, arg));
+    aw_sleep_ms(1);
+    return NULL;
+}
+
+TEST(aw_run_teardown_cancels_tasks_spawned_by_cleanup) {
+    struct cleanup c[2] = {{0}, {0}};
+    ASSERT_EQ(aw_run(leave_spawner, c, NULL), 0);
+    ASSERT_EQ(c[0].rc, AW_ECANCELED);
+    ASSERT_EQ(c[1].cleaned, 0); /* started cancelled: never ran */
+}
+
+static void *gather_cancel_main(void *arg) {
+    struct cleanup *cs = arg;
+    aw_task_t *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = aw_async(inner_sleeper, &cs[i]);
+    aw_task_t *self = aw_task_current();
+    (void)self;
+    aw_deadline_t d;
+    aw_deadline_enter(&d, 10);
+    uint64_t start = aw_now_ns();
+    ASSERT_EQ(aw_gather(t, 3, NULL), AW_ETIMEDOUT);
+    aw_deadline_exit(&d);
+    ASSERT_LT(aw_now_ns() - start, 1000000000u);
+    return NULL;
+}
+
+TEST(interrupted_gather_cancels_all_and_waits) {
+    struct cleanup cs[3] = {{0}, {0}, {0}};
+    ASSERT_EQ(aw_run(gather_cancel_main, cs, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(cs[i].rc, AW_ECANCELED);
+        ASSERT_EQ(cs[i].cleaned, 1);
+    }
+}
+
+TEST(timer_start_without_callback_changes_nothing) {
+    aw_loop_t *loop = aw_loop_new();
+    aw_timer_t t;
+    int ticks = 0;
+    aw_timer_init(loop, &t);
+    t.data = &ticks;
+    ASSERT_EQ(aw_timer_start(&t, count_tick, 1, 0), 0);
+    ASSERT_EQ(aw_timer_start(&t, NULL, 1, 5), AW_EINVAL);
+    aw_loop_run(loop);
+    ASSERT_EQ(ticks, 1); /* still one-shot */
+    ASSERT_EQ(aw_loop_free(loop), 0);
+}

@@ -301,3 +301,68 @@ TEST(several_loops_share_one_pool) {
     }
     aw_pool_free(pool);
 }
+
+/* ---- regressions ---- */
+
+static char g_order[16];
+static atomic_int g_order_n;
+
+static void *mark(void *arg) {
+    int n = atomic_fetch_add(&g_order_n, 1);
+    g_order[n] = (char)P2I(arg);
+    sleep_real_ms(5);
+    return NULL;
+}
+
+static void *mark_job(void *arg) {
+    ASSERT_EQ(aw_pool_run(g_cc.pool, mark, arg, NULL), 0);
+    return NULL;
+}
+
+static void *room_fifo_main(void *arg) {
+    (void)arg;
+    /* One thread and room for one job: '0' runs, '1' queues, 'A' waits for
+     * room; 'C' comes later and must not overtake 'A'. */
+    aw_task_t *t[4];
+    t[0] = aw_async(mark_job, I2P('0'));
+    t[1] = aw_async(mark_job, I2P('1'));
+    t[2] = aw_async(mark_job, I2P('A'));
+    aw_sleep_ms(2);
+    t[3] = aw_async(mark_job, I2P('C'));
+    ASSERT_EQ(aw_gather(t, 4, NULL), 0);
+    return NULL;
+}
+
+TEST(room_in_a_full_queue_is_handed_over_in_fifo_order) {
+    g_cc.pool = aw_pool_new(1, 1);
+    ASSERT_EQ(aw_run(room_fifo_main, NULL, NULL), 0);
+    aw_pool_free(g_cc.pool);
+    ASSERT_EQ(atomic_load(&g_order_n), 4);
+    ASSERT_EQ(memcmp(g_order, "01AC", 4), 0);
+}
+
+static void *run_when_cancelled(void *arg) {
+    (void)arg;
+    aw_cancel(aw_task_current());
+    ASSERT_EQ(aw_pool_run(g_cc.pool, count_start, I2P(1), NULL), AW_ECANCELED);
+    return NULL;
+}
+
+static void *run_after_deadline(void *arg) {
+    (void)arg;
+    aw_deadline_t d;
+    aw_deadline_enter(&d, 1);
+    aw_sleep_ms(5);
+    ASSERT_EQ(aw_pool_run(g_cc.pool, count_start, I2P(1), NULL), AW_ETIMEDOUT);
+    aw_deadline_exit(&d);
+    return NULL;
+}
+
+TEST(interrupted_task_never_starts_a_job) {
+    g_cc.pool = aw_pool_new(4, 0);
+    atomic_store(&g_cc.started, 0);
+    ASSERT_EQ(aw_run(run_when_cancelled, NULL, NULL), AW_ECANCELED);
+    ASSERT_EQ(aw_run(run_after_deadline, NULL, NULL), 0);
+    aw_pool_free(g_cc.pool);
+    ASSERT_EQ(atomic_load(&g_cc.started), 0);
+}
