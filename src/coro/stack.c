@@ -31,6 +31,8 @@
  * are shared.
  */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -158,6 +160,18 @@ static bool probe_madvise_guards(void) {
     if (m == MAP_FAILED)
         return false;
     bool ok = madvise(m, ps, MADV_GUARD_INSTALL) == 0;
+    if (ok) {
+        /* Trust the guard only if touching it fails: an emulator (qemu-user)
+         * may accept the advice and do nothing. A write() from the guard
+         * page makes the kernel touch it for us, without a signal. */
+        int fds[2];
+        ok = false;
+        if (pipe2(fds, O_CLOEXEC) == 0) {
+            ok = write(fds[1], m, 1) < 0 && errno == EFAULT;
+            close(fds[0]);
+            close(fds[1]);
+        }
+    }
 #if defined(SYS_process_madvise)
     struct iovec iov = {m + ps, ps};
     g_pidfd_self = ok && syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, &iov, (size_t)1,
