@@ -7,5 +7,7 @@
 #include "awaitress/coro.h"
 #include "awaitress/loop.h"
 #include "awaitress/pool.h"
+#include "awaitress/http.h"
+#include "awaitress/server.h"
 
 #endif

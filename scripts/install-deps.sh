@@ -7,6 +7,9 @@ packages=(
     cmake make gcc clang      # build, with both compilers
     libc6-dev libgcc-12-dev   # gcc's ASan, UBSan and TSan runtimes come with libgcc-12-dev
     util-linux                # setarch and taskset
+    node-llhttp               # llhttp's C sources, compiled into the library
+    python3 python3-pytest python3-httpx  # integration tests (Debian's python3, not a pyenv one)
+    curl
 )
 
 missing=()

@@ -17,6 +17,11 @@ step "gcc build and unit tests"
 build build -DCMAKE_C_COMPILER=gcc
 (cd build && ctest --output-on-failure -j "$jobs")
 
+step "integration tests (pytest + httpx against build/bin/echo)"
+# Debian's python3, which has python3-pytest and python3-httpx, not a pyenv shim.
+PY=/usr/bin/python3
+"$PY" -m pytest -q -p no:cacheprovider tests/integration
+
 step "clang build and unit tests"
 build build-clang -DCMAKE_C_COMPILER=clang -DAW_BUILD_BENCH=OFF
 (cd build-clang && ctest --output-on-failure -j "$jobs")
@@ -25,6 +30,10 @@ step "ASan+UBSan build and unit tests"
 build build-asan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=address -DAW_BUILD_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+
+step "integration tests under ASan+UBSan"
+AW_BUILD_DIR="$PWD/build-asan" ASAN_OPTIONS=detect_leaks=1 \
+    "$PY" -m pytest -q -p no:cacheprovider tests/integration
 
 step "TSan build and pool tests"
 build build-tsan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=thread -DAW_BUILD_BENCH=OFF

@@ -104,7 +104,6 @@ aw_coro_t *aw__coro_new_ex(aw_coro_fn fn, void *arg, size_t extra, void **extra_
     size_t xs = (extra + 15) & ~(size_t)15;
     aw_coro_t *c = (aw_coro_t *)(void *)(s.hi - cs);
     char *x = s.hi - cs - xs;
-    memset(x, 0, xs);
     memset(c, 0, offsetof(aw_coro_t, stack));
     c->fn = fn;
     c->arg = arg;

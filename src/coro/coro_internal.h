@@ -139,7 +139,8 @@ struct aw_coro {
 /*
  * Like aw_coro_new, but also reserves `extra` bytes (16-byte aligned) beside
  * the coroutine at the top of its stack, so that an owner such as a task
- * needs no allocation of its own. *extra_out receives them, zeroed.
+ * needs no allocation of its own. *extra_out receives them, not zeroed:
+ * the owner initializes what it uses, and untouched pages cost nothing.
  */
 AW__HIDDEN aw_coro_t *aw__coro_new_ex(aw_coro_fn fn, void *arg, size_t extra, void **extra_out);
 

@@ -63,8 +63,16 @@ void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events) {
     if ((size_t)fd >= loop->nfds)
         return;
     struct aw__fdrec *rec = &loop->fds[fd];
-    if (rec->reader && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-        aw__wake(rec->reader, 0);
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if (rec->reader) {
+            aw__wake(rec->reader, 0);
+        } else if (rec->watch_cb) {
+            void (*cb)(void *) = rec->watch_cb;
+            rec->watch_cb = NULL; /* one shot: the callback re-arms if it wants */
+            cb(rec->watch_data);
+            rec = &loop->fds[fd]; /* the callback may have grown the table */
+        }
+    }
     if (rec->writer && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
         aw__wake(rec->writer, 0);
 }
@@ -99,6 +107,18 @@ static int wait_edge(int fd, int events) {
     if (rec->writer == t)
         rec->writer = NULL;
     return rc;
+}
+
+int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), void *data) {
+    struct aw__fdrec *rec = fdrec(loop, fd);
+    if (!rec)
+        return AW_ENOMEM;
+    int rc = fd_arm(loop, fd, rec);
+    if (rc < 0)
+        return rc;
+    rec->watch_cb = cb;
+    rec->watch_data = data;
+    return 0;
 }
 
 int aw_wait_fd(int fd, int events) {

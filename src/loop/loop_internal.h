@@ -58,6 +58,8 @@ struct aw_task {
 /* One slot per file descriptor number the loop has waited on. */
 struct aw__fdrec {
     aw_task_t *reader, *writer;
+    void (*watch_cb)(void *data);
+    void *watch_data;
     uint8_t registered;
 };
 
@@ -137,6 +139,20 @@ AW__HIDDEN void aw__timers_stop_user(aw_loop_t *loop);
 /* Called by task.c when a task finishes, and by io.c. */
 AW__HIDDEN void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events);
 AW__HIDDEN void aw__fds_free(aw_loop_t *loop);
+
+/*
+ * Spawns a task with `extra` bytes (a multiple of 16) reserved for the
+ * caller at the top of its stack, not zeroed; *extra_out points at them.
+ */
+AW__HIDDEN aw_task_t *aw__spawn_ex(aw_loop_t *loop, aw_task_fn fn, void *arg, size_t extra,
+                                   void **extra_out);
+
+/*
+ * Calls cb(data) on the loop thread when `fd` next becomes readable (or
+ * hangs up) while no task waits on it: a connection between requests needs
+ * no task. One watch per fd; cb NULL removes it. Returns 0 or -errno.
+ */
+AW__HIDDEN int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), void *data);
 
 /* Runs the ready queue (task.c). */
 AW__HIDDEN void aw__run_ready(aw_loop_t *loop);

@@ -219,12 +219,18 @@ static void *task_main(void *arg) {
     return NULL;
 }
 
-static aw_task_t *spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {
-    void *extra;
-    aw_coro_t *c = aw__coro_new_ex(task_main, NULL, sizeof(aw_task_t), &extra);
+aw_task_t *aw__spawn_ex(aw_loop_t *loop, aw_task_fn fn, void *arg, size_t extra, void **extra_out) {
+    void *x;
+    size_t ts = (sizeof(aw_task_t) + 15) & ~(size_t)15;
+    aw_coro_t *c = aw__coro_new_ex(task_main, NULL, ts + extra, &x);
     if (!c)
         return NULL;
-    aw_task_t *t = extra;
+    /* The task record sits just under the coroutine record; the owner's
+     * extra bytes under that, so both share the stack's top page. */
+    aw_task_t *t = (aw_task_t *)(void *)((char *)x + extra);
+    memset(t, 0, sizeof(*t));
+    if (extra_out)
+        *extra_out = extra ? x : NULL;
     c->arg = t;
     t->coro = c;
     t->loop = loop;
@@ -241,6 +247,10 @@ static aw_task_t *spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {
         t->flags |= AW__TASK_CANCEL; /* spawned by cleanup code during aw_run()'s teardown */
     make_ready(t);
     return t;
+}
+
+static aw_task_t *spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {
+    return aw__spawn_ex(loop, fn, arg, 0, NULL);
 }
 
 aw_task_t *aw_loop_spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP internals shared by parser.c, conn.c and response.c. */
+#ifndef AW_HTTP_INTERNAL_H
+#define AW_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../loop/loop_internal.h"
+#include "awaitress/http.h"
+
+/* The most header fields any configuration may allow (the table is on the task's stack). */
+#define AW__HTTP_FIELDS_MAX 256
+
+/* A header field as offsets from the start of its request in the read buffer. */
+struct aw__hfield {
+    uint32_t name_off, name_len, value_off, value_len;
+};
+
+/* Parse outcomes. */
+enum {
+    AW__HP_MORE = 0, /* consumed everything given; needs more bytes */
+    AW__HP_HEAD = 1, /* the head is complete; a body follows */
+    AW__HP_DONE = 2, /* the message is complete */
+};
+
+/*
+ * One request being parsed: llhttp's state plus everything llhttp does not
+ * check. Lives in the connection task's frame while the connection is busy.
+ */
+struct aw__hparse {
+    _Alignas(8) unsigned char ll[96]; /* llhttp_t; its size is checked in parser.c */
+    const aw_http_config_t *cfg;
+    const char *base; /* the request's first byte */
+    struct aw__hfield *fields;
+    uint32_t nfields;
+    uint32_t method_len;
+    uint32_t target_off, target_len;
+    uint32_t host_count;
+    int status;         /* the error status once parsing failed, else 0 */
+    const char *reason; /* why, for the error response and the log */
+    uint8_t last_cb;    /* which span callback ran last: to join split spans */
+    uint8_t method;     /* llhttp's method number */
+    uint8_t version;    /* 10 or 11 */
+    bool target_done, headers_done, message_done, chunked, expect_continue, keep_alive, in_trailers;
+    bool te_seen;
+    uint64_t content_length;
+    size_t body_bytes, chunk_ext_bytes, trailer_bytes;
+    /* Body phase: decoded bytes go to sink; framing bytes are checked from frame_from. */
+    char *sink;
+    size_t sink_len;
+    const char *frame_from;
+};
+
+/* Prepares `hp` for a new request that starts at `base`. `fields` holds AW__HTTP_FIELDS_MAX. */
+AW__HIDDEN void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *cfg,
+                                 struct aw__hfield *fields, const char *base);
+
+/*
+ * Feeds head bytes [data, data+len), which continue the ones fed before in
+ * the same buffer. Returns AW__HP_MORE, AW__HP_HEAD or AW__HP_DONE (no
+ * body), with *used set to the bytes consumed, or a negative HTTP status.
+ */
+AW__HIDDEN int aw__hparse_head(struct aw__hparse *hp, const char *data, size_t len, size_t *used);
+
+/*
+ * Feeds body bytes; decoded body goes to out (at most out_cap: feed at most
+ * that many input bytes). Returns AW__HP_MORE or AW__HP_DONE with *used and
+ * *produced set, or a negative HTTP status.
+ */
+AW__HIDDEN int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t len, size_t *used,
+                               char *out, size_t out_cap, size_t *produced);
+
+/* The connection may carry another request after this one. */
+AW__HIDDEN bool aw__hparse_keep_alive(const struct aw__hparse *hp);
+
+/* Case-insensitive compare of a span with a NUL-terminated lower-case name. */
+AW__HIDDEN bool aw__str_ieq(const char *s, size_t len, const char *lower);
+
+/* ---- connections and requests (conn.c, response.c) ---- */
+
+struct aw__conn;
+
+struct aw_http_server {
+    aw_http_config_t cfg;
+    aw_http_handler handler;
+    void *data;
+    aw_loop_t *loop;
+    int lfd;
+    aw_task_t *acceptor;
+    struct aw__conn *conns; /* every open connection */
+    size_t nconns;
+    aw_event_t room;        /* set while nconns < max_connections */
+    aw_timer_t grace_timer; /* ends a graceful stop */
+    bool draining;
+    char server_line[96];   /* "Server: ...\r\n", or empty */
+    size_t server_line_len;
+};
+
+struct aw__conn {
+    aw_http_server_t *srv;
+    int fd;
+    bool busy;              /* a task serves it */
+    bool served;            /* at least one request answered: idle timeout is keep-alive's */
+    aw_task_t *task;        /* while busy */
+    aw_timer_t idle_timer;  /* while not busy */
+    struct aw__conn *prev, *next;
+};
+
+enum { AW__BODY_NONE, AW__BODY_READING, AW__BODY_DONE, AW__BODY_ERROR };
+enum { AW__RES_NONE, AW__RES_CHUNKED, AW__RES_RAW, AW__RES_DONE };
+
+#define AW__IN_INLINE 2048
+#define AW__OUT_INLINE 1024
+
+/*
+ * A busy connection's state, reused for each request it serves. It lives in
+ * the extra bytes at the top of the connection task's stack, next to the
+ * task record, so a small request touches few pages. Rarely used parts come
+ * first (lowest addresses); the buffers last, nearest the top.
+ */
+struct aw_http_req {
+    struct aw__hfield fields[AW__HTTP_FIELDS_MAX];
+    struct aw__hparse hp;
+    aw_http_server_t *srv;
+    struct aw__conn *conn;
+    int fd;
+    char method[24];
+    /* Read buffer: [start, head_end) is this request's head, [pos, end) unparsed input. */
+    char *buf;
+    size_t cap, start, head_end, pos, end;
+    /* Body. */
+    int body_state;
+    int body_err;
+    bool sent_continue;
+    char *body_mem;
+    size_t body_mem_len;
+    /* Response. */
+    int res_state;
+    bool is_head;
+    bool close_after;
+    char *out; /* responses of the batch not yet written */
+    size_t out_len, out_cap;
+    char *xh; /* extra header lines from aw_http_res_header */
+    size_t xh_len, xh_cap;
+    char out_inline[AW__OUT_INLINE];
+    char in_inline[AW__IN_INLINE];
+};
+
+/* Writes everything buffered for the connection (under the write timeout). Returns 0 or a code. */
+AW__HIDDEN int aw__http_flush(aw_http_req_t *r);
+
+/* Appends bytes to the connection's output, growing it as needed. Returns 0 or AW_ENOMEM. */
+AW__HIDDEN int aw__http_out(aw_http_req_t *r, const void *data, size_t len);
+
+/* Queues a short error response that closes the connection. */
+AW__HIDDEN void aw__http_error(aw_http_req_t *r, int status, const char *reason);
+
+/* Resets the per-request response state. */
+AW__HIDDEN void aw__http_res_reset(aw_http_req_t *r);
+
+/* ---- response.c ---- */
+
+/* "Date: ...\r\n" for the current second, formatted once a second. */
+AW__HIDDEN const char *aw__http_date_line(uint64_t now_ns, size_t *len);
+
+#endif

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request parser: llhttp (strict) for the grammar, plus every check it
+ * lacks. The only file that includes llhttp.h.
+ *
+ * DESIGN
+ * llhttp 8.1.0 (Debian's node-llhttp) enforces no size limits and lets
+ * through several things two servers could read two ways: a CR not
+ * followed by LF (`\r\n\rX` ends its header block, `5\r\r` a chunk-size
+ * line), whitespace before a colon outside Content-Length and
+ * Transfer-Encoding, obs-fold, HTTP/0.9 and HTTP/2.0 request lines, '#' and
+ * raw high bytes in the target, and transfer codings other than a lone
+ * `chunked`. So:
+ * - the head is fed from one contiguous buffer; spans are kept as offsets
+ *   from the request's first byte, and split spans are joined;
+ * - every limit is counted in callbacks, which stop llhttp with HPE_USER
+ *   after recording the status to answer;
+ * - once the head is complete it is scanned once for bare CR and bare LF,
+ *   and the fields that decide framing and routing (Transfer-Encoding,
+ *   Host, Expect, the target, the version) are checked by hand;
+ * - in a chunked body, the bytes between two pieces of decoded data are
+ *   framing (CRLF, size lines, extensions, trailers): they get the same
+ *   CR/LF scan, while the data itself may hold any byte.
+ * llhttp pauses at the end of the head (when a body follows) and at the end
+ * of each message, so a handler runs between them and pipelined requests
+ * are parsed one at a time.
+ */
+#include <string.h>
+
+#include "http_internal.h"
+#include <llhttp.h>
+
+_Static_assert(sizeof(llhttp_t) <= sizeof(((struct aw__hparse *)0)->ll), "llhttp_t grew");
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+#define HP(p) ((struct aw__hparse *)(p)->data)
+
+static int fail(struct aw__hparse *hp, int status, const char *reason) {
+    if (!hp->status) {
+        hp->status = status;
+        hp->reason = reason;
+    }
+    return HPE_USER;
+}
+
+bool aw__str_ieq(const char *s, size_t len, const char *lower) {
+    size_t i = 0;
+    for (; i < len && lower[i]; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return i == len && lower[i] == '\0';
+}
+
+/* RFC 9110 5.6.2 token characters. */
+static bool is_tchar(unsigned char c) {
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr(extra, c));
+}
+
+static size_t head_limit_used(const struct aw__hparse *hp, const char *at, size_t len) {
+    return (size_t)(at + len - hp->base);
+}
+
+/* ---- head callbacks -------------------------------------------------------------------------- */
+
+static int on_message_begin(llhttp_t *p) {
+    (void)p;
+    return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    hp->method_len += (uint32_t)len;
+    (void)at;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    if (!hp->target_len)
+        hp->target_off = (uint32_t)(at - hp->base);
+    hp->target_len += (uint32_t)len;
+    if (hp->target_len > hp->cfg->max_head_bytes)
+        return fail(hp, 414, "request target too long");
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p) {
+    HP(p)->target_done = true;
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    if (hp->in_trailers) {
+        hp->trailer_bytes += len;
+        if (hp->trailer_bytes > hp->cfg->max_trailer_bytes)
+            return fail(hp, 431, "trailer section too large");
+        hp->last_cb = CB_FIELD;
+        return 0;
+    }
+    if (head_limit_used(hp, at, len) > hp->cfg->max_head_bytes)
+        return fail(hp, 431, "request header section too large");
+    if (hp->last_cb != CB_FIELD) { /* a new field starts */
+        if (hp->nfields >= hp->cfg->max_headers || hp->nfields >= AW__HTTP_FIELDS_MAX)
+            return fail(hp, 431, "too many header fields");
+        struct aw__hfield *f = &hp->fields[hp->nfields++];
+        f->name_off = (uint32_t)(at - hp->base);
+        f->name_len = 0;
+        f->value_off = f->value_len = 0;
+    }
+    hp->fields[hp->nfields - 1].name_len += (uint32_t)len;
+    hp->last_cb = CB_FIELD;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    if (hp->in_trailers) {
+        hp->trailer_bytes += len;
+        if (hp->trailer_bytes > hp->cfg->max_trailer_bytes)
+            return fail(hp, 431, "trailer section too large");
+        hp->last_cb = CB_VALUE;
+        return 0;
+    }
+    if (head_limit_used(hp, at, len) > hp->cfg->max_head_bytes)
+        return fail(hp, 431, "request header section too large");
+    struct aw__hfield *f = &hp->fields[hp->nfields - 1];
+    if (hp->last_cb != CB_VALUE)
+        f->value_off = (uint32_t)(at - hp->base);
+    f->value_len += (uint32_t)len;
+    hp->last_cb = CB_VALUE;
+    return 0;
+}
+
+static int check_field(struct aw__hparse *hp, const char *name, size_t nlen, const char *value,
+                       size_t vlen) {
+    if (nlen == 0)
+        return fail(hp, 400, "empty header field name");
+    for (size_t i = 0; i < nlen; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return fail(hp, 400, "invalid character in header field name");
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char c = (unsigned char)value[i];
+        /* CR or LF inside a value is obs-fold (or a bare line break). */
+        if (c == '\r' || c == '\n')
+            return fail(hp, 400, "obsolete line folding in header field");
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return fail(hp, 400, "control character in header field value");
+    }
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+    struct aw__hparse *hp = HP(p);
+    if (hp->in_trailers) {
+        hp->last_cb = CB_NONE;
+        return 0;
+    }
+    struct aw__hfield *f = &hp->fields[hp->nfields - 1];
+    const char *name = hp->base + f->name_off, *value = hp->base + f->value_off;
+    /* llhttp keeps trailing whitespace in the value: OWS is not part of it. */
+    while (f->value_len && (value[f->value_len - 1] == ' ' || value[f->value_len - 1] == '\t'))
+        f->value_len--;
+    hp->last_cb = CB_NONE;
+    return check_field(hp, name, f->name_len, value, f->value_len);
+}
+
+/* The name is complete: check it now, the value may never get a callback. */
+static int on_header_field_complete(llhttp_t *p) {
+    struct aw__hparse *hp = HP(p);
+    if (hp->in_trailers) {
+        hp->last_cb = CB_NONE;
+        return 0;
+    }
+    struct aw__hfield *f = &hp->fields[hp->nfields - 1];
+    const char *name = hp->base + f->name_off;
+    for (size_t i = 0; i < f->name_len; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return fail(hp, 400, "invalid character in header field name");
+    /* An empty value gets no value callback: point it after the name. */
+    f->value_off = (uint32_t)(name + f->name_len - hp->base);
+    hp->last_cb = CB_NONE; /* so the first value span opens the value */
+    return 0;
+}
+
+/* ---- checks at the end of the head ----------------------------------------------------------- */
+
+/* Every CR must be followed by LF and every LF preceded by CR. Returns the bad offset or -1. */
+static long bare_cr_lf(const char *from, const char *to) {
+    for (const char *c = from; c < to; c++) {
+        if (*c == '\r' && (c + 1 >= to || c[1] != '\n'))
+            return c - from;
+        if (*c == '\n' && (c == from || c[-1] != '\r'))
+            return c - from;
+    }
+    return -1;
+}
+
+static int check_target(struct aw__hparse *hp) {
+    const char *t = hp->base + hp->target_off;
+    size_t n = hp->target_len;
+    if (n == 0)
+        return fail(hp, 400, "empty request target");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c >= 0x7f || c == '#')
+            return fail(hp, 400, "invalid character in request target");
+    }
+    if (t[0] == '/')
+        return 0;
+    if (n == 1 && t[0] == '*')
+        return hp->method == HTTP_OPTIONS ? 0 : fail(hp, 400, "'*' target outside OPTIONS");
+    if ((n > 7 && aw__str_ieq(t, 7, "http://")) || (n > 8 && aw__str_ieq(t, 8, "https://"))) {
+        const char *auth = memchr(t, ':', n) + 3;
+        size_t alen = (size_t)(t + n - auth);
+        const char *slash = memchr(auth, '/', alen);
+        const char *q = memchr(auth, '?', alen);
+        const char *end = slash && (!q || slash < q) ? slash : (q ? q : t + n);
+        if (end == auth || memchr(auth, '@', (size_t)(end - auth)))
+            return fail(hp, 400, "invalid authority in absolute-form target");
+        return 0;
+    }
+    return fail(hp, 400, "request target is not origin-form or absolute-form");
+}
+
+/* reg-name / IPv4 / [IPv6] with an optional :port (RFC 9110 7.2, RFC 3986 3.2.2). */
+static bool valid_host(const char *h, size_t n) {
+    size_t i = 0;
+    if (n == 0)
+        return true; /* allowed empty when the target has no authority */
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        if (!close)
+            return false;
+        for (const char *c = h + 1; c < close; c++)
+            if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || (*c >= 'A' && *c <= 'F') ||
+                  *c == ':' || *c == '.'))
+                return false;
+        i = (size_t)(close - h) + 1;
+    } else {
+        static const char ok[] = "-._~!$&'()*+,;=%";
+        for (; i < n && h[i] != ':'; i++) {
+            char c = h[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  strchr(ok, c)))
+                return false;
+        }
+    }
+    if (i == n)
+        return true;
+    if (h[i] != ':')
+        return false;
+    for (i++; i < n; i++)
+        if (h[i] < '0' || h[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * Transfer-Encoding must be exactly one `chunked` (empty list elements are
+ * ignored, RFC 9110 5.6.1). Any other coding is one we do not implement:
+ * 501; `chunked` twice or not last is a framing error: 400.
+ */
+static int check_te(struct aw__hparse *hp, const char *v, size_t n) {
+    int chunked = 0, other = 0;
+    bool last_chunked = false;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e == s)
+            continue;
+        if (aw__str_ieq(v + s, e - s, "chunked")) {
+            chunked++;
+            last_chunked = true;
+        } else {
+            other++;
+            last_chunked = false;
+        }
+    }
+    if (chunked > 1 || (chunked && !last_chunked))
+        return fail(hp, 400, "chunked must be the last and only transfer coding");
+    if (other)
+        return fail(hp, 501, "transfer coding not implemented");
+    if (!chunked)
+        return fail(hp, 400, "empty Transfer-Encoding");
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+    struct aw__hparse *hp = HP(p);
+    hp->headers_done = true;
+    hp->method = p->method;
+    if (p->http_major == 1 && (p->http_minor == 0 || p->http_minor == 1))
+        hp->version = (uint8_t)(10 + p->http_minor);
+    else if (p->http_major == 0)
+        return fail(hp, 400, "HTTP/0.9 is not supported");
+    else
+        return fail(hp, 505, "HTTP version not supported");
+    if (p->method == HTTP_CONNECT)
+        return fail(hp, 501, "CONNECT is not supported");
+    if (check_target(hp))
+        return HPE_USER;
+    bool te = false, expect = false;
+    for (uint32_t i = 0; i < hp->nfields; i++) {
+        const struct aw__hfield *f = &hp->fields[i];
+        const char *name = hp->base + f->name_off, *value = hp->base + f->value_off;
+        switch (f->name_len) {
+        case 4:
+            if (aw__str_ieq(name, 4, "host")) {
+                if (++hp->host_count > 1)
+                    return fail(hp, 400, "more than one Host header field");
+                if (!valid_host(value, f->value_len))
+                    return fail(hp, 400, "invalid Host header field");
+            }
+            break;
+        case 6:
+            if (aw__str_ieq(name, 6, "expect")) {
+                if (!aw__str_ieq(value, f->value_len, "100-continue"))
+                    return fail(hp, 417, "only 100-continue can be expected");
+                expect = true;
+            }
+            break;
+        case 17:
+            if (aw__str_ieq(name, 17, "transfer-encoding")) {
+                if (te)
+                    return fail(hp, 400, "more than one Transfer-Encoding header field");
+                te = true;
+                if (check_te(hp, value, f->value_len))
+                    return HPE_USER;
+            }
+            break;
+        }
+    }
+    if (hp->version == 11 && hp->host_count == 0)
+        return fail(hp, 400, "HTTP/1.1 request without Host");
+    if (te && hp->version == 10)
+        return fail(hp, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    hp->chunked = (p->flags & F_CHUNKED) != 0;
+    hp->content_length = hp->chunked ? 0 : p->content_length;
+    if (!hp->chunked && hp->content_length > hp->cfg->max_body_bytes)
+        return fail(hp, 413, "request body too large");
+    /* Expect is an HTTP/1.1 feature (RFC 9110 10.1.1); 1.0 clients get no 100. */
+    hp->expect_continue = expect && hp->version == 11 && (hp->chunked || hp->content_length);
+    hp->keep_alive = llhttp_should_keep_alive(p) != 0;
+    /* Upgrade (h2c, websocket) is not served: answer as plain HTTP/1.1. */
+    p->upgrade = 0;
+    if (hp->chunked || hp->content_length)
+        return HPE_PAUSED; /* the handler runs before the body is read */
+    return 0;
+}
+
+/* ---- body callbacks -------------------------------------------------------------------------- */
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    if (hp->chunked && bare_cr_lf(hp->frame_from, at) >= 0)
+        return fail(hp, 400, "bare CR or LF in chunked framing");
+    hp->body_bytes += len;
+    if (hp->body_bytes > hp->cfg->max_body_bytes)
+        return fail(hp, 413, "request body too large");
+    memcpy(hp->sink + hp->sink_len, at, len);
+    hp->sink_len += len;
+    hp->frame_from = at + len;
+    return 0;
+}
+
+static int on_chunk_ext(llhttp_t *p, const char *at, size_t len) {
+    struct aw__hparse *hp = HP(p);
+    (void)at;
+    hp->chunk_ext_bytes += len;
+    if (hp->chunk_ext_bytes > hp->cfg->max_chunk_ext_bytes)
+        return fail(hp, 400, "chunk extensions too long");
+    return 0;
+}
+
+static int on_chunk_header(llhttp_t *p) {
+    struct aw__hparse *hp = HP(p);
+    /* The last chunk starts the trailer section. */
+    if (p->content_length == 0)
+        hp->in_trailers = true;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+    struct aw__hparse *hp = HP(p);
+    hp->message_done = true;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t g_settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_extension_name = on_chunk_ext,
+    .on_chunk_extension_value = on_chunk_ext,
+    .on_chunk_header = on_chunk_header,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- driving llhttp -------------------------------------------------------------------------- */
+
+void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *cfg, struct aw__hfield *fields,
+                      const char *base) {
+    memset(hp, 0, sizeof(*hp));
+    hp->cfg = cfg;
+    hp->fields = fields;
+    hp->base = base;
+    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
+    llhttp_init(p, HTTP_REQUEST, &g_settings);
+    p->data = hp;
+}
+
+/* Maps an llhttp error to the status we answer with. */
+static int status_for(struct aw__hparse *hp, llhttp_errno_t err, const char *data) {
+    if (hp->status)
+        return -hp->status;
+    switch (err) {
+    case HPE_INVALID_METHOD: {
+        /* A well-formed token we do not know is 501; garbage is 400. */
+        const char *s = hp->base;
+        size_t n = 0;
+        while (s + n < data && is_tchar((unsigned char)s[n]))
+            n++;
+        bool token = n > 0 && (s + n == data || s[n] == ' ');
+        hp->reason = token ? "method not implemented" : "malformed request line";
+        return token ? -501 : -400;
+    }
+    case HPE_INVALID_VERSION:
+        hp->reason = "HTTP version not supported";
+        return -505;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        hp->reason = "invalid Transfer-Encoding";
+        return -400;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        hp->reason = "Content-Length with Transfer-Encoding";
+        return -400;
+    case HPE_INVALID_CONTENT_LENGTH:
+        hp->reason = "invalid Content-Length";
+        return -400;
+    case HPE_INVALID_CHUNK_SIZE:
+        hp->reason = "invalid chunk size";
+        return -400;
+    default:
+        hp->reason = llhttp_errno_name(err);
+        return -400;
+    }
+}
+
+int aw__hparse_head(struct aw__hparse *hp, const char *data, size_t len, size_t *used) {
+    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
+    llhttp_errno_t err = llhttp_execute(p, data, len);
+    if (err == HPE_OK) {
+        *used = len;
+        /* Still in the head: enforce the size limit on what is buffered. */
+        if ((size_t)(data + len - hp->base) > hp->cfg->max_head_bytes) {
+            hp->status = hp->target_done ? 431 : 414;
+            hp->reason = hp->status == 414 ? "request target too long"
+                                           : "request header section too large";
+            return -hp->status;
+        }
+        return AW__HP_MORE;
+    }
+    if (err != HPE_PAUSED)
+        return status_for(hp, err, data + len);
+    const char *stop = llhttp_get_error_pos(p);
+    *used = (size_t)(stop - data);
+    llhttp_resume(p);
+    long bad = bare_cr_lf(hp->base, stop);
+    if (bad >= 0) {
+        hp->status = 400;
+        hp->reason = "bare CR or LF in the request head";
+        return -400;
+    }
+    hp->frame_from = stop;
+    return hp->message_done ? AW__HP_DONE : AW__HP_HEAD;
+}
+
+int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t len, size_t *used, char *out,
+                    size_t out_cap, size_t *produced) {
+    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
+    if (len > out_cap)
+        len = out_cap; /* decoded output never exceeds the input fed */
+    hp->sink = out;
+    hp->sink_len = 0;
+    llhttp_errno_t err = llhttp_execute(p, data, len);
+    *produced = hp->sink_len;
+    if (err == HPE_OK) {
+        *used = len;
+        /* Framing seen so far but not yet followed by data; a trailing CR
+         * waits for its LF in the next read. */
+        const char *end = data + len;
+        if (hp->chunked && end > hp->frame_from) {
+            const char *check_to = end[-1] == '\r' ? end - 1 : end;
+            if (bare_cr_lf(hp->frame_from, check_to) >= 0) {
+                hp->status = 400;
+                hp->reason = "bare CR or LF in chunked framing";
+                return -400;
+            }
+        }
+        return AW__HP_MORE;
+    }
+    if (err != HPE_PAUSED)
+        return status_for(hp, err, data + len);
+    const char *stop = llhttp_get_error_pos(p);
+    *used = (size_t)(stop - data);
+    llhttp_resume(p);
+    if (hp->chunked && bare_cr_lf(hp->frame_from, stop) >= 0) {
+        hp->status = 400;
+        hp->reason = "bare CR or LF in chunked framing";
+        return -400;
+    }
+    return AW__HP_DONE;
+}
+
+bool aw__hparse_keep_alive(const struct aw__hparse *hp) {
+    return hp->keep_alive && !hp->status;
+}
