@@ -10,11 +10,13 @@
 
 #include "test.h"
 
-#define MAX_TESTS 512
+#define MAX_TESTS 2048
 
 static struct {
     const char *name;
     test_fn fn;
+    void (*data_fn)(const void *);
+    const void *arg;
 } g_tests[MAX_TESTS];
 static int g_count;
 
@@ -26,6 +28,24 @@ void test_register(const char *name, test_fn fn) {
     g_tests[g_count].name = name;
     g_tests[g_count].fn = fn;
     g_count++;
+}
+
+void test_register_data(const char *name, void (*fn)(const void *arg), const void *arg) {
+    if (g_count == MAX_TESTS) {
+        fprintf(stderr, "too many tests\n");
+        exit(2);
+    }
+    g_tests[g_count].name = name;
+    g_tests[g_count].data_fn = fn;
+    g_tests[g_count].arg = arg;
+    g_count++;
+}
+
+static void call(int i) {
+    if (g_tests[i].data_fn)
+        g_tests[i].data_fn(g_tests[i].arg);
+    else
+        g_tests[i].fn();
 }
 
 int test_under_sanitizer(void) {
@@ -94,7 +114,7 @@ static int run_one(int i, int timeout_s) {
     }
     if (pid == 0) {
         alarm((unsigned)timeout_s);
-        g_tests[i].fn();
+        call(i);
         fflush(NULL);
         _exit(0);
     }
@@ -128,7 +148,7 @@ int main(int argc, char **argv) {
         /* One named test, in this process: easy to run under gdb. */
         for (int i = 0; i < g_count; i++) {
             if (strcmp(g_tests[i].name, argv[1]) == 0) {
-                g_tests[i].fn();
+                call(i);
                 printf("ok 1 - %s\n", argv[1]);
                 return 0;
             }

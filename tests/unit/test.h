@@ -16,6 +16,9 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 
+/* Registers a test that runs fn(arg): for data-driven cases (name and arg are kept). */
+void test_register_data(const char *name, void (*fn)(const void *arg), const void *arg);
+
 #define TEST(name)                                                             \
     static void test_##name(void);                                             \
     __attribute__((constructor)) static void test_reg_##name(void) {           \
