@@ -182,6 +182,12 @@ AW_API int aw_http_res_end(aw_http_req_t *req);
 /* Sends `len` bytes of the file `fd` from `offset` with sendfile(); `fd` is borrowed. */
 AW_API int aw_http_res_file(aw_http_req_t *req, int status, int fd, off_t offset, size_t len);
 
+/* The status of the response started or sent, 0 before that. For access logs. */
+AW_API int aw_http_res_status(const aw_http_req_t *req);
+
+/* Body bytes of the response written or queued so far (HEAD: 0). For access logs. */
+AW_API uint64_t aw_http_res_bytes(const aw_http_req_t *req);
+
 /* True once a response has been started or sent. */
 AW_API bool aw_http_res_started(const aw_http_req_t *req);
 

@@ -79,6 +79,13 @@ AW_API size_t aw_loop_alive(const aw_loop_t *loop);
  */
 AW_API int aw_run(aw_task_fn fn, void *arg, void **result);
 
+/*
+ * When the loop last came back from waiting in epoll (aw_now_ns() time), or
+ * 0 while it waits there: a watchdog on another thread can tell a loop that
+ * idles from one that a blocking call holds up. Any thread.
+ */
+AW_API uint64_t aw_loop_busy_since_ns(const aw_loop_t *loop);
+
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC). Any thread. */
 AW_API uint64_t aw_now_ns(void);
 

@@ -137,6 +137,8 @@ struct aw_http_req {
     size_t body_mem_len;
     /* Response. */
     int res_state;
+    int res_status;
+    uint64_t res_bytes;
     bool is_head;
     bool close_after;
     char *out; /* responses of the batch not yet written */

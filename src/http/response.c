@@ -214,6 +214,14 @@ int aw_http_res_header(aw_http_req_t *r, const char *name, const char *value) {
     return 0;
 }
 
+int aw_http_res_status(const aw_http_req_t *r) {
+    return r->res_status;
+}
+
+uint64_t aw_http_res_bytes(const aw_http_req_t *r) {
+    return r->res_bytes;
+}
+
 bool aw_http_res_started(const aw_http_req_t *r) {
     return r->res_state != AW__RES_NONE;
 }
@@ -227,6 +235,7 @@ static int put_head(aw_http_req_t *r, int status, long long length, bool chunked
     const char *reason = aw_http_reason(status);
     size_t date_len;
     const char *date = aw__http_date_line(0, &date_len);
+    r->res_status = status;
     bool close = r->close_after || srv->draining || !aw__hparse_keep_alive(&r->hp) ||
                  (length < 0 && !chunked);
     if (close)
@@ -272,6 +281,7 @@ int aw_http_respond(aw_http_req_t *r, int status, const void *body, size_t len) 
         return rc;
     if (r->is_head || !len || status == 204 || status == 304)
         return 0;
+    r->res_bytes = len;
     if (len <= COPY_BODY_MAX)
         return aw__http_out(r, body, len);
     /* Large: write head and body together, the body from the caller's memory. */
@@ -296,6 +306,7 @@ int aw_http_res_write(aw_http_req_t *r, const void *data, size_t len) {
         return AW_EINVAL;
     if (!len || r->is_head)
         return 0;
+    r->res_bytes += len;
     if (r->res_state == AW__RES_RAW) {
         struct iovec iov = {(void *)data, len};
         return write_all(r, &iov, 1);
@@ -325,6 +336,7 @@ int aw_http_res_file(aw_http_req_t *r, int status, int fd, off_t offset, size_t 
         return rc;
     if ((rc = aw__http_flush(r)) < 0)
         return rc;
+    r->res_bytes = len;
     aw_deadline_t d;
     aw_deadline_enter(&d, r->srv->cfg.write_timeout_ms);
     while (len) {
@@ -363,11 +375,13 @@ void aw__http_error(aw_http_req_t *r, int status, const char *reason) {
     r->res_state = AW__RES_NONE;
     aw_http_res_header(r, "Content-Type", "text/plain; charset=utf-8");
     r->res_state = AW__RES_DONE;
-    if (put_head(r, status, n, false) == 0 && !r->is_head)
-        aw__http_out(r, body, (size_t)n);
+    if (put_head(r, status, n, false) == 0 && !r->is_head && aw__http_out(r, body, (size_t)n) == 0)
+        r->res_bytes = (uint64_t)n;
 }
 
 void aw__http_res_reset(aw_http_req_t *r) {
     r->res_state = AW__RES_NONE;
+    r->res_status = 0;
+    r->res_bytes = 0;
     r->xh_len = 0;
 }

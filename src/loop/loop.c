@@ -14,6 +14,7 @@
  * mutex-guarded list plus an eventfd write, done once per batch.
  */
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -145,6 +146,7 @@ int aw_loop_run(aw_loop_t *loop) {
     struct epoll_event events[MAX_EVENTS];
     tl_loop = tl_home = loop;
     loop->stop = false;
+    atomic_store_explicit(&loop->busy_since_ns, aw_now_ns(), memory_order_relaxed);
     while (!loop->stop) {
         loop->now_ns = aw_now_ns();
         aw__timers_run(loop);
@@ -152,7 +154,9 @@ int aw_loop_run(aw_loop_t *loop) {
         if (loop->stop || !has_work(loop))
             break;
         int timeout = loop->ready_head || loop->yield_head ? 0 : aw__timers_next_ms(loop);
+        atomic_store_explicit(&loop->busy_since_ns, 0, memory_order_relaxed);
         int n = epoll_wait(loop->epfd, events, MAX_EVENTS, timeout);
+        atomic_store_explicit(&loop->busy_since_ns, aw_now_ns(), memory_order_relaxed);
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == EVFD_TAG)
                 drain_posts(loop);
@@ -161,6 +165,11 @@ int aw_loop_run(aw_loop_t *loop) {
         }
         aw__requeue_yielded(loop);
     }
+    atomic_store_explicit(&loop->busy_since_ns, 0, memory_order_relaxed);
     tl_loop = outer;
     return 0;
+}
+
+uint64_t aw_loop_busy_since_ns(const aw_loop_t *loop) {
+    return atomic_load_explicit(&loop->busy_since_ns, memory_order_relaxed);
 }
