@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     cmake make gcc clang      # build, with both compilers
+    libclang-rt-14-dev        # clang's sanitizer and libFuzzer runtimes
     libc6-dev libgcc-12-dev   # gcc's ASan, UBSan and TSan runtimes come with libgcc-12-dev
     util-linux                # setarch and taskset
     node-llhttp               # llhttp's C sources, compiled into the library

@@ -42,6 +42,14 @@ build build-tsan -DCMAKE_C_COMPILER=gcc -DAW_SANITIZE=thread -DAW_BUILD_BENCH=OF
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     setarch "$(uname -m)" -R ctest --output-on-failure -L pool)
 
+step "fuzz the HTTP parser for 20 s (clang, libFuzzer, ASan+UBSan)"
+build build-fuzz -DCMAKE_C_COMPILER=clang -DAW_BUILD_FUZZ=ON -DAW_SANITIZE=address \
+    -DAW_BUILD_BENCH=OFF -DAW_BUILD_TESTS=OFF
+fuzz_work=$(mktemp -d)
+./build-fuzz/bin/http_parser_fuzz -max_total_time=20 -print_final_stats=0 "$fuzz_work" \
+    fuzz/corpus/http_parser 2>&1 | tail -n 2
+rm -rf "$fuzz_work"
+
 step "aarch64 context switch under qemu-user"
 bash scripts/test-aarch64.sh
 

@@ -354,8 +354,9 @@ static void req_init(aw_http_req_t *r, struct aw__conn *c) {
     r->out = r->out_inline;
     r->out_cap = AW__OUT_INLINE;
     r->out_len = 0;
-    r->xh = NULL;
-    r->xh_len = r->xh_cap = 0;
+    r->xh = r->xh_inline;
+    r->xh_len = 0;
+    r->xh_cap = AW__XH_INLINE;
     r->close_after = false;
     r->body_mem = NULL;
 }
@@ -365,11 +366,12 @@ static void req_release(aw_http_req_t *r) {
         free(r->buf);
     if (r->out != r->out_inline)
         free(r->out);
-    free(r->xh);
+    if (r->xh != r->xh_inline)
+        free(r->xh);
     free(r->body_mem);
     r->buf = r->in_inline;
     r->out = r->out_inline;
-    r->xh = NULL;
+    r->xh = r->xh_inline;
     r->body_mem = NULL;
 }
 

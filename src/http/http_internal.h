@@ -112,6 +112,7 @@ enum { AW__RES_NONE, AW__RES_CHUNKED, AW__RES_RAW, AW__RES_DONE };
 
 #define AW__IN_INLINE 2048
 #define AW__OUT_INLINE 1024
+#define AW__XH_INLINE 256
 
 /*
  * A busy connection's state, reused for each request it serves. It lives in
@@ -145,6 +146,7 @@ struct aw_http_req {
     size_t out_len, out_cap;
     char *xh; /* extra header lines from aw_http_res_header */
     size_t xh_len, xh_cap;
+    char xh_inline[AW__XH_INLINE];
     char out_inline[AW__OUT_INLINE];
     char in_inline[AW__IN_INLINE];
 };

@@ -196,12 +196,14 @@ int aw_http_res_header(aw_http_req_t *r, const char *name, const char *value) {
         return AW_EINVAL;
     size_t need = r->xh_len + nl + vl + 4;
     if (need > r->xh_cap) {
-        size_t cap = r->xh_cap ? r->xh_cap * 2 : 256;
+        size_t cap = r->xh_cap * 2;
         while (cap < need)
             cap *= 2;
-        char *grown = realloc(r->xh, cap);
+        char *grown = r->xh == r->xh_inline ? malloc(cap) : realloc(r->xh, cap);
         if (!grown)
             return AW_ENOMEM;
+        if (r->xh == r->xh_inline)
+            memcpy(grown, r->xh_inline, r->xh_len);
         r->xh = grown;
         r->xh_cap = cap;
     }
