@@ -398,6 +398,11 @@ static int read_head(aw_http_req_t *r) {
     aw__hparse_begin(&r->hp, &srv->cfg, r->fields, r->buf + r->start);
     r->pos = r->start;
     r->head_end = 0;
+    /* The header timeout bounds the whole head, from its first byte: a
+     * client trickling a byte at a time (slowloris) cannot reset it. */
+    aw_deadline_t head_deadline;
+    bool timing = false;
+    int result;
     for (;;) {
         if (r->pos < r->end) {
             size_t used = 0;
@@ -405,17 +410,20 @@ static int read_head(aw_http_req_t *r) {
             r->pos += used;
             if (rc < 0) {
                 aw__http_error(r, -rc, r->hp.reason);
-                return -1;
+                result = -1;
+                break;
             }
-            if (rc != AW__HP_MORE)
-                return rc;
+            if (rc != AW__HP_MORE) {
+                result = rc;
+                break;
+            }
         }
         if (r->start == r->end) {
             /* Between requests: answer what we owe before waiting. */
-            if (aw__http_flush(r) < 0)
-                return -1;
-            if (srv->draining)
-                return -1;
+            if (aw__http_flush(r) < 0 || srv->draining) {
+                result = -1;
+                break;
+            }
             r->start = r->pos = r->end = 0;
             ssize_t n = read(r->fd, r->buf, r->cap);
             if (n > 0) {
@@ -423,25 +431,31 @@ static int read_head(aw_http_req_t *r) {
                 r->hp.base = r->buf;
                 continue;
             }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR))
-                return -1;
-            return 0; /* nothing yet: go idle */
+            result = n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0; /* 0: go idle */
+            break;
         }
-        /* Part of a head is here: wait for the rest under the header timeout. */
-        if (aw__http_flush(r) < 0)
-            return -1;
+        /* Part of a head is here: wait for the rest. */
+        if (!timing) {
+            aw_deadline_enter(&head_deadline, srv->cfg.header_timeout_ms);
+            timing = true;
+        }
+        if (aw__http_flush(r) < 0) {
+            result = -1;
+            break;
+        }
         ssize_t n = fill(r, srv->cfg.header_timeout_ms);
-        if (n == AW_ETIMEDOUT) {
+        if (n > 0)
+            continue;
+        if (n == AW_ETIMEDOUT)
             aw__http_error(r, 408, "timed out reading the request head");
-            return -1;
-        }
-        if (n == AW_ENOMEM) {
+        else if (n == AW_ENOMEM)
             aw__http_error(r, 503, "out of memory");
-            return -1;
-        }
-        if (n <= 0)
-            return -1;
+        result = -1;
+        break;
     }
+    if (timing)
+        aw_deadline_exit(&head_deadline);
+    return result;
 }
 
 /* Consumes what the handler left of the body, or decides to close instead. */
