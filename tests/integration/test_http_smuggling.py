@@ -18,17 +18,17 @@ def post(fields, body=b"", version=b"HTTP/1.1", target=b"/echo"):
 
 # ---- Content-Length and Transfer-Encoding -------------------------------------------------------
 
-@pytest.mark.parametrize("fields,body", [
-    (b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
-    (b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", b"0\r\n\r\n"),
-    (b"Content-Length: 0\r\nTransfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
-    (b"Transfer-Encoding: chunked\r\nContent-Length: 40\r\n", b"0\r\n\r\n"),
-    (b"Content-Length: 5\r\nTransfer-Encoding: identity\r\n", b"hello"),
+@pytest.mark.parametrize("fields,body,statuses", [
+    (b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n", (400,)),
+    (b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", b"0\r\n\r\n", (400,)),
+    (b"Content-Length: 0\r\nTransfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n", (400,)),
+    (b"Transfer-Encoding: chunked\r\nContent-Length: 40\r\n", b"0\r\n\r\n", (400,)),
+    (b"Content-Length: 5\r\nTransfer-Encoding: identity\r\n", b"hello", (400, 501)),
 ])
-def test_content_length_with_transfer_encoding(echo, fields, body):
+def test_content_length_with_transfer_encoding(echo, fields, body, statuses):
     # RFC 9112 6.1: reject, or use TE alone; either way MUST close after responding.
     # The echo contract / hardening anchor: 400 and close (501 for a non-chunked coding).
-    assert_one_error(echo, post(fields, body), (400, 501))
+    assert_one_error(echo, post(fields, body), statuses)
 
 
 @pytest.mark.parametrize("fields", [
@@ -361,7 +361,7 @@ def test_http_1_2(echo):
     b"GET", b"GET /echo", b"/echo HTTP/1.1", b"G\xc3\x89T /echo HTTP/1.1",
 ])
 def test_malformed_request_line(echo, line):
-    assert_one_error(echo, line + b"\r\nHost: x\r\n\r\n", (400, 505, 501))
+    assert_one_error(echo, line + b"\r\nHost: x\r\n\r\n", (400, 505))
 
 
 @pytest.mark.parametrize("target", [
