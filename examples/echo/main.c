@@ -2,12 +2,14 @@
 /*
  * echo: the app that outside conformance suites test the server with
  * (../shared/echo-contract.md), plus /plaintext, /json and /sleep for
- * benchmarks. Built on the HTTP layer directly, without the web layer.
+ * benchmarks, and /block (a blocking sleep, for the loop watchdog). Built
+ * on the HTTP layer directly, without the web layer.
  */
 #include <awaitress.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sha256.h"
 
@@ -185,6 +187,16 @@ static void handle(aw_http_req_t *req, void *data) {
         }
         if (aw_sleep_ms((uint64_t)ms) < 0)
             return; /* cancelled: the server is stopping this connection */
+        reply_text(req, 200, "Hello, World!");
+    } else if (path_is(path, "/block")) {
+        /* A real blocking call on the loop, on purpose: what the loop watchdog reports. */
+        bool ok;
+        int ms = query_int(aw_http_req_query(req), "ms", 100, &ok);
+        if (!ok || ms > 60000) {
+            reply_text(req, 400, "ms must be a whole number of milliseconds up to 60000\n");
+            return;
+        }
+        usleep((useconds_t)ms * 1000);
         reply_text(req, 200, "Hello, World!");
     } else {
         reply_text(req, 404, "Not Found\n");

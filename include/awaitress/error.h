@@ -9,26 +9,6 @@
 #define AW_API __attribute__((visibility("default")))
 #else
 #define AW_API
-/* ---- logging ---------------------------------------------------------------------------------- */
-
-enum aw_log_level { AW_LOG_DEBUG, AW_LOG_INFO, AW_LOG_WARN, AW_LOG_ERROR, AW_LOG_OFF };
-
-/* Sets the lowest level written (default AW_LOG_INFO). Any thread. */
-AW_API void aw_log_set_level(int level);
-
-/* Returns the level in force. */
-AW_API int aw_log_level(void);
-
-/* Parses "debug", "info", "warning"/"warn", "error", "critical" or "off"; -1 if unknown. */
-AW_API int aw_log_level_parse(const char *name);
-
-/*
- * Writes one line to stderr: time, level, pid, then the message, in a
- * single write() so lines from several processes do not interleave. Lines
- * longer than 1 KiB are cut. Any thread.
- */
-AW_API void aw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 #endif
 
 /*

@@ -25,11 +25,11 @@
 
 #include "server_internal.h"
 
-#define FLUSH_BYTES (32 * 1024)   /* write as soon as this much is waiting */
-#define FLUSH_MS 100              /* else write the first line at most this late */
-#define BUF_MIN (64 * 1024)       /* first allocation of a buffer */
-#define BUF_MAX (1024 * 1024)     /* drop lines above this much waiting */
-#define STALL_MS 2000             /* give up a batch when stdout takes nothing this long */
+#define FLUSH_BYTES (32 * 1024) /* write as soon as this much is waiting */
+#define FLUSH_MS 100            /* else write the first line at most this late */
+#define BUF_MIN (64 * 1024)     /* first allocation of a buffer */
+#define BUF_MAX (1024 * 1024)   /* drop lines above this much waiting */
+#define STALL_MS 2000           /* give up a batch when stdout takes nothing this long */
 
 /* ---- formatting ------------------------------------------------------------------------------ */
 

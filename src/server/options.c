@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Command-line options in uvicorn's spirit, with the HTTP limits. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,30 @@ static const char g_help[] =
     "  --header-timeout S          to receive a request head [10]\n"
     "  --body-timeout S            between two reads of a body [30]\n"
     "  --write-timeout S           to write a response [30]\n"
-    "  --help                      show this and exit\n";
+    "  --help                      show this and exit\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT stops gracefully (a second one stops at once), SIGQUIT stops\n"
+    "at once. With --workers N > 1, a worker that dies is restarted.\n";
 
 static int bad(const char *opt, const char *value, const char *why) {
-    fprintf(stderr, "error: %s %s: %s (see --help)\n", opt, value ? value : "", why);
+    fprintf(stderr, "error: %s%s%s: %s (see --help)\n", opt, value ? " " : "", value ? value : "",
+            why);
     return AW_EINVAL;
+}
+
+/* The options that take a value, so that an unknown one is not asked for a value first. */
+static const char *const g_valued[] = {
+    "--host", "--port", "--workers", "--backlog", "--log-level", "--timeout-keep-alive",
+    "--limit-concurrency", "--graceful-timeout", "--readiness-path", "--watchdog-ms",
+    "--server-header", "--max-head-bytes", "--max-headers", "--max-body-bytes",
+    "--header-timeout", "--body-timeout", "--write-timeout",
+};
+
+static bool is_valued(const char *name) {
+    for (size_t i = 0; i < sizeof(g_valued) / sizeof(g_valued[0]); i++)
+        if (strcmp(name, g_valued[i]) == 0)
+            return true;
+    return false;
 }
 
 static int parse_long(const char *opt, const char *v, long min, long max, long *out) {
@@ -97,8 +117,10 @@ int aw_server_options_parse(aw_server_options_t *o, int argc, char **argv) {
             memcpy(name, arg, n);
             name[n] = '\0';
             v = eq + 1;
+            if (!is_valued(name))
+                return bad(name, NULL, "unknown option");
         } else {
-            if (strlen(arg) >= sizeof(name))
+            if (strlen(arg) >= sizeof(name) || !is_valued(arg))
                 return bad(arg, NULL, "unknown option");
             strcpy(name, arg);
             if (i + 1 >= argc)

@@ -1,13 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * aw_serve(): one worker's life (listener, loop, signals, graceful stop).
+ * aw_serve() and one worker's life: listener, loop, signals, graceful stop,
+ * and the wrapper around the user's handler (readiness path, access log,
+ * what the watchdog names).
  *
  * DESIGN
- * SIGTERM and SIGINT are blocked and read from a signalfd by a task, so a
- * signal is handled on the loop like any other event: the first starts a
- * graceful stop (no new connections, idle ones closed, in-flight requests
- * answered with Connection: close within the grace period), the second
- * stops at once. The loop then runs dry and aw_serve returns 0.
+ * With one worker (the default) the process is the worker. With more,
+ * aw_serve() becomes the supervisor (workers.c) and each forked child runs
+ * aw__worker_run().
+ *
+ * SIGTERM, SIGINT and SIGQUIT are blocked and read from a signalfd by the
+ * worker's main task, so a signal is handled on the loop like any other
+ * event: the first SIGTERM or SIGINT starts a graceful stop (no new
+ * connections, idle ones closed, in-flight requests answered with
+ * Connection: close within the grace period, the readiness path answering
+ * 503), a second one or a SIGQUIT stops at once. Once the last connection
+ * is gone the access log is flushed, the loop runs dry and the worker
+ * returns 0. A supervised worker ignores SIGINT: Ctrl-C reaches the whole
+ * process group, and its supervisor forwards a single SIGTERM.
+ *
+ * The handler wrapper costs nothing when the features are off; with the
+ * access log or the watchdog on it reads the clock once before and once after
+ * the user's handler, and the watchdog copies method and path and takes an
+ * uncontended mutex twice.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -15,17 +30,92 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "awaitress/server.h"
+#include "server_internal.h"
 
 struct worker {
     const aw_server_options_t *o;
+    aw_http_handler handler;
+    void *data;
     aw_http_server_t *srv;
     int sigfd;
-    int signals;
+    int signals; /* SIGTERM/SIGINT received */
+    size_t readiness_len;
+    bool log_on, watch_on;
+    aw__access_log_t log;
+    aw__watchdog_t watchdog;
 };
 
-static void *signal_main(void *arg) {
+/* ---- the handler wrapper ------------------------------------------------------------------- */
+
+static bool is_readiness_probe(const struct worker *w, aw_http_req_t *req, aw_str_t path) {
+    if (!w->readiness_len || path.len != w->readiness_len ||
+        memcmp(path.ptr, w->o->readiness_path, path.len) != 0)
+        return false;
+    const char *m = aw_http_req_method(req);
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* 200 while serving, 503 once a stop began, so a load balancer takes us out before we go. */
+static void answer_readiness(struct worker *w, aw_http_req_t *req) {
+    bool draining = aw_http_server_draining(w->srv);
+    aw_http_res_header(req, "Content-Type", "text/plain; charset=utf-8");
+    aw_http_res_header(req, "Cache-Control", "no-store");
+    if (draining)
+        aw_http_respond(req, 503, "draining\n", 9);
+    else
+        aw_http_respond(req, 200, "ready\n", 6);
+}
+
+static void log_access(struct worker *w, aw_http_req_t *req, uint64_t start_ns) {
+    struct aw__access_rec rec = {
+        .method = aw_http_req_method(req),
+        .target = aw_http_req_target(req),
+        .version = aw_http_req_version(req),
+        .status = aw_http_res_status(req),
+        .bytes = (int64_t)aw_http_res_bytes(req),
+        .duration_us = (aw_now_ns() - start_ns) / 1000u,
+        .when = time(NULL),
+    };
+    if (rec.status == 0) {
+        /* The handler did not answer: the HTTP layer sends a 500 of its own after we return. */
+        rec.status = 500;
+        rec.bytes = -1;
+    }
+    aw__access_log_add(&w->log, &rec);
+}
+
+static void serve_request(aw_http_req_t *req, void *arg) {
     struct worker *w = arg;
+    if (!w->readiness_len && !w->watch_on && !w->log_on) {
+        w->handler(req, w->data);
+        return;
+    }
+    aw_str_t path = aw_http_req_path(req);
+    uint64_t start_ns = w->log_on || w->watch_on ? aw_now_ns() : 0;
+    if (is_readiness_probe(w, req, path)) {
+        answer_readiness(w, req);
+    } else if (w->watch_on) {
+        struct aw__inflight rec;
+        aw__watchdog_enter(&w->watchdog, &rec, aw_http_req_method(req), path, start_ns);
+        w->handler(req, w->data);
+        aw__watchdog_leave(&w->watchdog, &rec);
+    } else {
+        w->handler(req, w->data);
+    }
+    if (w->log_on)
+        log_access(w, req, start_ns);
+}
+
+/* ---- the worker's main task ---------------------------------------------------------------- */
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    if (w->o->access_log != AW_ACCESS_LOG_OFF) {
+        if (aw__access_log_start(&w->log, w->o->access_log, STDOUT_FILENO) == 0)
+            w->log_on = true;
+        else
+            aw_log(AW_LOG_ERROR, "access log: out of memory; running without it");
+    }
     struct signalfd_siginfo si;
     for (;;) {
         /* While draining, look every 50 ms whether the last connection is gone. */
@@ -38,62 +128,129 @@ static void *signal_main(void *arg) {
                 break;
             continue;
         }
-        if (n != (ssize_t)sizeof(si))
+        if (n != (ssize_t)sizeof(si)) {
+            aw_log(AW_LOG_ERROR, "reading signals: %s; stopping now",
+                   n < 0 ? aw_strerror((int)n) : "short read");
+            aw_http_server_shutdown(w->srv, 0);
             break;
-        if (++w->signals == 1) {
+        }
+        int sig = (int)si.ssi_signo;
+        if (sig != SIGQUIT && ++w->signals == 1) {
             aw_log(AW_LOG_INFO, "received %s: shutting down gracefully (%u ms grace)",
-                   strsignal((int)si.ssi_signo), w->o->graceful_timeout_ms);
+                   strsignal(sig), w->o->graceful_timeout_ms);
             aw_http_server_shutdown(w->srv, w->o->graceful_timeout_ms);
         } else {
-            aw_log(AW_LOG_WARN, "received %s again: stopping now", strsignal((int)si.ssi_signo));
+            aw_log(AW_LOG_WARN, "received %s%s: stopping now", strsignal(sig),
+                   sig == SIGQUIT ? "" : " again");
+            w->signals++;
             aw_http_server_shutdown(w->srv, 0);
         }
         if (aw_http_server_connections(w->srv) == 0)
             break;
     }
     aw_close(w->sigfd);
+    w->sigfd = -1;
+    if (w->log_on)
+        aw__access_log_stop(&w->log);
+    w->log_on = false;
     return NULL;
 }
 
-int aw_serve(const aw_server_options_t *o, aw_http_handler handler, void *data) {
+void aw__print_listening(const char *host, int port) {
+    printf(strchr(host, ':') ? "listening on http://[%s]:%d\n" : "listening on http://%s:%d\n",
+           host, port);
+    fflush(stdout);
+}
+
+int aw__worker_run(const aw_server_options_t *o, const char *host, int port, bool supervised,
+                   int ready_fd, aw_http_handler handler, void *data) {
+    int rc = AW__EXIT_BOOT;
     aw_log_set_level(o->log_level);
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    if (supervised)
+        signal(SIGINT, SIG_IGN);
+    else
+        sigaddset(&set, SIGINT);
+    /* Before any thread starts, so that pool and watchdog threads inherit the mask. */
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    int lfd = aw_http_listen_tcp(o->host, o->port, o->http.backlog, o->workers > 1);
+    struct worker w = {.o = o, .handler = handler, .data = data, .sigfd = -1};
+    aw_loop_t *loop = NULL;
+    w.readiness_len = o->readiness_path ? strlen(o->readiness_path) : 0;
+    int lfd = aw_http_listen_tcp(host, port, o->http.backlog, supervised);
     if (lfd < 0) {
-        aw_log(AW_LOG_ERROR, "cannot listen on %s:%d: %s", o->host, o->port, aw_strerror(lfd));
-        return 1;
+        aw_log(AW_LOG_ERROR, "cannot listen on %s:%d: %s", host, port, aw_strerror(lfd));
+        goto out;
     }
-    int port = aw_http_listener_port(lfd);
-    aw_loop_t *loop = aw_loop_new();
-    aw_http_server_t *srv = aw_http_server_new(&o->http, handler, data);
-    int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (!loop || !srv || sigfd < 0) {
-        aw_log(AW_LOG_ERROR, "cannot start: out of resources");
+    int bound = aw_http_listener_port(lfd);
+    loop = aw_loop_new();
+    if (!loop) {
+        aw_log(AW_LOG_ERROR, "cannot start: out of memory or file descriptors");
         close(lfd);
-        return 1;
+        goto out;
     }
-    if (aw_http_server_start(srv, lfd) < 0) {
-        aw_log(AW_LOG_ERROR, "cannot start the server");
-        return 1;
+    w.srv = aw_http_server_new(&o->http, serve_request, &w);
+    w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (!w.srv || w.sigfd < 0) {
+        aw_log(AW_LOG_ERROR, "cannot start: out of memory or file descriptors");
+        close(lfd);
+        goto out_free;
     }
-    struct worker w = {o, srv, sigfd, 0};
-    aw_detach(aw_loop_spawn(loop, signal_main, &w));
-    const char *shown = strchr(o->host, ':') ? "[%s]" : "%s";
-    char host[128];
-    snprintf(host, sizeof(host), shown, o->host);
-    printf("listening on http://%s:%d\n", host, port);
-    fflush(stdout);
-    aw_log(AW_LOG_INFO, "serving on http://%s:%d (pid %d)", host, port, (int)getpid());
+    if (aw_http_server_start(w.srv, lfd) < 0) { /* it closed lfd */
+        aw_log(AW_LOG_ERROR, "cannot start the server: out of memory");
+        goto out_free;
+    }
+    aw_task_t *main_task = aw_loop_spawn(loop, worker_main, &w);
+    if (!main_task) {
+        aw_log(AW_LOG_ERROR, "cannot start: out of memory");
+        /* The accept task is queued: let it start and see the shutdown. */
+        aw_http_server_shutdown(w.srv, 0);
+        aw_loop_run(loop);
+        goto out_free;
+    }
+    aw_task_set_name(main_task, "server-main");
+    aw_detach(main_task);
+    if (o->watchdog_ms) {
+        int wrc = aw__watchdog_start(&w.watchdog, loop, o->watchdog_ms);
+        if (wrc == 0)
+            w.watch_on = true;
+        else
+            aw_log(AW_LOG_WARN, "loop watchdog not started: %s", aw_strerror(wrc));
+    }
+    if (supervised) {
+        pid_t self = getpid();
+        ssize_t wr = write(ready_fd, &self, sizeof(self));
+        (void)wr; /* the supervisor sees us die if something is that wrong */
+        close(ready_fd);
+        ready_fd = -1;
+    } else {
+        aw__print_listening(host, bound);
+    }
+    aw_log(AW_LOG_INFO, "serving on port %d (pid %d)", bound, (int)getpid());
     aw_loop_run(loop);
-    aw_http_server_free(srv);
+    aw__watchdog_stop(&w.watchdog);
+    w.watch_on = false;
+    rc = 0;
+    aw_log(AW_LOG_INFO, "stopped");
+out_free:
+    if (w.sigfd >= 0)
+        close(w.sigfd);
+    aw_http_server_free(w.srv);
     aw_loop_free(loop);
     aw_pool_shutdown_default();
-    aw_log(AW_LOG_INFO, "stopped");
-    return 0;
+out:
+    if (ready_fd >= 0)
+        close(ready_fd);
+    return rc;
+}
+
+int aw_serve(const aw_server_options_t *o, aw_http_handler handler, void *data) {
+    if (o->workers > 1)
+        return aw__supervise(o, handler, data);
+    int rc = aw__worker_run(o, o->host, o->port, false, -1, handler, data);
+    return rc == AW__EXIT_BOOT ? 1 : rc;
 }

@@ -17,7 +17,7 @@
 
 /* ---- one worker (serve.c) ------------------------------------------------------------------ */
 
-/* Exit status of a worker that could not start (bind, memory): its supervisor gives up. */
+/* Exit status of a worker that could not start (bind, memory). */
 #define AW__EXIT_BOOT 3
 
 /*
@@ -25,11 +25,15 @@
  * `supervised`), serves until SIGTERM/SIGINT/SIGQUIT, and returns the exit
  * status (0 after a stop, AW__EXIT_BOOT if it could not start). When
  * `supervised`, SIGINT is ignored (the terminal sends it to the whole process
- * group; the supervisor forwards one signal), nothing is printed on stdout,
- * and once listening it writes one byte to `ready_fd` and closes it (-1: none).
+ * group; the supervisor forwards one signal), the "listening on" line is the
+ * supervisor's, and once listening it writes its pid (a pid_t) to `ready_fd`
+ * and closes it (-1: none).
  */
 AW__HIDDEN int aw__worker_run(const aw_server_options_t *o, const char *host, int port,
                               bool supervised, int ready_fd, aw_http_handler handler, void *data);
+
+/* Prints "listening on http://HOST:PORT" on stdout (HOST in brackets if IPv6) and flushes. */
+AW__HIDDEN void aw__print_listening(const char *host, int port);
 
 /* ---- the supervisor (workers.c) ------------------------------------------------------------ */
 
@@ -136,9 +140,12 @@ AW__HIDDEN int aw__watchdog_start(aw__watchdog_t *wd, aw_loop_t *loop, uint32_t 
 /* Stops and joins the thread. A no-op if it was not started. */
 AW__HIDDEN void aw__watchdog_stop(aw__watchdog_t *wd);
 
-/* Records that a handler for `method` `path` starts; `rec` is borrowed until leave. Loop thread. */
-AW__HIDDEN void aw__watchdog_enter(aw__watchdog_t *wd, struct aw__inflight *rec,
-                                   const char *method, aw_str_t path);
+/*
+ * Records that a handler for `method` `path` starts at `now_ns` (aw_now_ns).
+ * `rec` is borrowed until aw__watchdog_leave(). Loop thread.
+ */
+AW__HIDDEN void aw__watchdog_enter(aw__watchdog_t *wd, struct aw__inflight *rec, const char *method,
+                                   aw_str_t path, uint64_t now_ns);
 
 /* Records that the handler of `rec` returned. Loop thread. */
 AW__HIDDEN void aw__watchdog_leave(aw__watchdog_t *wd, struct aw__inflight *rec);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loop watchdog: a thread per worker that warns when its event loop has
+ * not come back to epoll for too long, and names what it was serving.
+ *
+ * DESIGN
+ * The loop publishes, in an atomic, when it last came back from epoll_wait
+ * (aw_loop_busy_since_ns: 0 while it waits there). This thread samples it
+ * every threshold/4 (between 5 and 100 ms). A loop busy past the threshold
+ * is one "episode": it is reported once when it crosses the threshold and
+ * once when the loop comes back (its length is then known to within a
+ * sample). The handler wrapper (serve.c) keeps the requests in flight in a
+ * list under `lock`; each record lives in the wrapper's frame and is
+ * unlinked before that frame goes. The loop does not say which task runs,
+ * so the culprit is inferred: a request that started after the loop came
+ * back from epoll started in the very iteration that blocks, which is the
+ * usual case (a blocking call before the handler's first await); otherwise
+ * the report lists the requests in flight. Lock order: only `lock`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+static uint32_t tick_ms(uint32_t threshold_ms) {
+    uint32_t t = threshold_ms / 4;
+    return t < 5 ? 5 : t > 100 ? 100 : t;
+}
+
+void aw__watchdog_culprit(aw__watchdog_t *wd, uint64_t busy_since_ns, char *out, size_t cap) {
+    pthread_mutex_lock(&wd->lock);
+    struct aw__inflight *latest = wd->inflight;
+    if (!latest) {
+        snprintf(out, cap, "no request (a task or timer outside the handlers)");
+    } else if (latest->start_ns >= busy_since_ns || wd->ninflight == 1) {
+        snprintf(out, cap, "%s", latest->route);
+    } else {
+        /* Some handler resumed and blocked; we cannot tell which. */
+        int n = snprintf(out, cap, "one of %zu requests in flight:", wd->ninflight);
+        size_t listed = 0;
+        for (struct aw__inflight *r = latest; r && listed < 3 && n > 0 && (size_t)n < cap;
+             r = r->next, listed++)
+            n += snprintf(out + n, cap - (size_t)n, "%s %s", listed ? "," : "", r->route);
+        if (listed < wd->ninflight && n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, ", ...");
+    }
+    pthread_mutex_unlock(&wd->lock);
+}
+
+static void report_end(uint64_t episode, uint64_t now, const char *culprit) {
+    aw_log(AW_LOG_WARN, "event loop unblocked after %llu ms (it was serving %s)",
+           (unsigned long long)((now - episode) / 1000000u), culprit);
+}
+
+static void *watch_main(void *arg) {
+    aw__watchdog_t *wd = arg;
+    const uint64_t threshold_ns = (uint64_t)wd->threshold_ms * 1000000u;
+    const uint32_t tick = tick_ms(wd->threshold_ms);
+    uint64_t episode = 0; /* busy_since of the episode reported, 0: none */
+    char culprit[4 * AW__ROUTE_MAX + 64] = "";
+
+    pthread_mutex_lock(&wd->lock);
+    while (!wd->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)tick * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wd->cond, &wd->lock, &until);
+        if (wd->stop)
+            break;
+        pthread_mutex_unlock(&wd->lock);
+
+        uint64_t since = aw_loop_busy_since_ns(wd->loop);
+        uint64_t now = aw_now_ns();
+        if (episode && since != episode) {
+            report_end(episode, now, culprit);
+            episode = 0;
+        }
+        if (!episode && since && now > since && now - since > threshold_ns) {
+            episode = since;
+            aw__watchdog_culprit(wd, since, culprit, sizeof(culprit));
+            aw_log(AW_LOG_WARN,
+                   "event loop blocked for %llu ms while serving %s (a blocking call in an async "
+                   "handler? use aw_run_blocking)",
+                   (unsigned long long)((now - since) / 1000000u), culprit);
+        }
+        pthread_mutex_lock(&wd->lock);
+    }
+    pthread_mutex_unlock(&wd->lock);
+    /* Stopped within a sample of the loop coming back: the loop has returned by now. */
+    if (episode)
+        report_end(episode, aw_now_ns(), culprit);
+    return NULL;
+}
+
+int aw__watchdog_start(aw__watchdog_t *wd, aw_loop_t *loop, uint32_t threshold_ms) {
+    memset(wd, 0, sizeof(*wd));
+    wd->loop = loop;
+    wd->threshold_ms = threshold_ms;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&wd->lock, NULL);
+    int rc = pthread_create(&wd->thread, NULL, watch_main, wd);
+    if (rc != 0) {
+        pthread_cond_destroy(&wd->cond);
+        pthread_mutex_destroy(&wd->lock);
+        return -rc;
+    }
+    wd->running = true;
+    return 0;
+}
+
+void aw__watchdog_stop(aw__watchdog_t *wd) {
+    if (!wd->running)
+        return;
+    pthread_mutex_lock(&wd->lock);
+    wd->stop = true;
+    pthread_cond_signal(&wd->cond);
+    pthread_mutex_unlock(&wd->lock);
+    pthread_join(wd->thread, NULL);
+    pthread_cond_destroy(&wd->cond);
+    pthread_mutex_destroy(&wd->lock);
+    wd->running = false;
+}
+
+void aw__watchdog_enter(aw__watchdog_t *wd, struct aw__inflight *rec, const char *method,
+                        aw_str_t path, uint64_t now_ns) {
+    /* The record is not shared yet: fill it before taking the lock. This runs
+     * for every request, hence copies by hand rather than snprintf. */
+    rec->start_ns = now_ns;
+    const size_t max = sizeof(rec->route) - 1;
+    size_t at = 0;
+    for (; method[at] && at < 16; at++)
+        rec->route[at] = method[at];
+    rec->route[at++] = ' ';
+    size_t len = path.len;
+    bool cut = len > max - at;
+    if (cut)
+        len = max - at - 3;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path.ptr[i];
+        rec->route[at++] = c < 0x20 || c >= 0x7f ? '?' : (char)c; /* it goes to a log line */
+    }
+    if (cut) {
+        memcpy(rec->route + at, "...", 3);
+        at += 3;
+    }
+    rec->route[at] = '\0';
+    rec->prev = NULL;
+    pthread_mutex_lock(&wd->lock);
+    rec->next = wd->inflight;
+    if (wd->inflight)
+        wd->inflight->prev = rec;
+    wd->inflight = rec;
+    wd->ninflight++;
+    pthread_mutex_unlock(&wd->lock);
+}
+
+void aw__watchdog_leave(aw__watchdog_t *wd, struct aw__inflight *rec) {
+    pthread_mutex_lock(&wd->lock);
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        wd->inflight = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    wd->ninflight--;
+    pthread_mutex_unlock(&wd->lock);
+}
