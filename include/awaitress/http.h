@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "awaitress/loop.h"
@@ -102,10 +103,27 @@ AW_API bool aw_http_server_draining(const aw_http_server_t *srv);
 /* Open connections (idle and busy). */
 AW_API size_t aw_http_server_connections(const aw_http_server_t *srv);
 
+/*
+ * Called after each response the server queues, the ones it writes itself
+ * (400, 408, 413, 414, 431, 501, 505, and the 500 for a handler that did
+ * not answer) included: the place for access logs. For a request whose head
+ * could not be parsed, the method and target are empty. Loop thread.
+ */
+typedef void (*aw_http_done_cb)(aw_http_req_t *req, void *data);
+
+/* Sets the done callback (NULL: none). `data` is borrowed. */
+AW_API void aw_http_server_on_done(aw_http_server_t *srv, aw_http_done_cb cb, void *data);
+
 /* Frees a server whose connections and accept task are gone (after the loop ran dry). NULL is a no-op. */
 AW_API void aw_http_server_free(aw_http_server_t *srv);
 
 /* ---- the request --------------------------------------------------------------------------- */
+
+/* The client's address as accepted; *len gets its size. Borrowed like the request. */
+AW_API const struct sockaddr *aw_http_req_peer(const aw_http_req_t *req, socklen_t *len);
+
+/* When the server began reading this request (aw_now_ns() time). */
+AW_API uint64_t aw_http_req_start_ns(const aw_http_req_t *req);
 
 /* The method exactly as received ("GET", "POST", ...), NUL-terminated. */
 AW_API const char *aw_http_req_method(const aw_http_req_t *req);

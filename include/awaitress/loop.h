@@ -86,6 +86,13 @@ AW_API int aw_run(aw_task_fn fn, void *arg, void **result);
  */
 AW_API uint64_t aw_loop_busy_since_ns(const aw_loop_t *loop);
 
+/*
+ * The id of the task running on the loop right now, or 0 while the loop
+ * runs its own code: with aw_loop_busy_since_ns(), a watchdog can name the
+ * task that holds the loop. Any thread.
+ */
+AW_API uint64_t aw_loop_running_task_id(const aw_loop_t *loop);
+
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC). Any thread. */
 AW_API uint64_t aw_now_ns(void);
 

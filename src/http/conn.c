@@ -114,6 +114,15 @@ static void conn_idle(struct aw__conn *c) {
 
 /* ---- the request accessors -------------------------------------------------------------------- */
 
+const struct sockaddr *aw_http_req_peer(const aw_http_req_t *r, socklen_t *len) {
+    *len = r->conn->peer_len;
+    return (const struct sockaddr *)&r->conn->peer;
+}
+
+uint64_t aw_http_req_start_ns(const aw_http_req_t *r) {
+    return r->start_ns;
+}
+
 const char *aw_http_req_method(const aw_http_req_t *r) {
     return r->method;
 }
@@ -396,6 +405,8 @@ static void linger(aw_http_req_t *r) {
 static int read_head(aw_http_req_t *r) {
     aw_http_server_t *srv = r->srv;
     aw__hparse_begin(&r->hp, &srv->cfg, r->fields, r->buf + r->start);
+    r->method[0] = '\0';
+    r->start_ns = srv->loop->now_ns;
     r->pos = r->start;
     r->head_end = 0;
     /* The header timeout bounds the whole head, from its first byte: a
@@ -484,6 +495,13 @@ static void finish_body(aw_http_req_t *r) {
     }
 }
 
+/* The method as received, NUL-terminated (empty if the request line broke before it). */
+static void copy_method(aw_http_req_t *r) {
+    size_t n = r->hp.method_len < sizeof(r->method) ? r->hp.method_len : sizeof(r->method) - 1;
+    memcpy(r->method, r->hp.base, n);
+    r->method[n] = '\0';
+}
+
 static void *conn_main(void *arg) {
     struct aw__conn *c = arg;
     aw_http_server_t *srv = c->srv;
@@ -498,14 +516,14 @@ static void *conn_main(void *arg) {
             conn_idle(c);
             return NULL;
         }
+        copy_method(r);
         if (rc < 0) {
             lingering = r->close_after && r->res_state == AW__RES_DONE;
+            if (lingering && srv->on_done)
+                srv->on_done(r, srv->on_done_data);
             break;
         }
         r->head_end = r->pos;
-        size_t mlen = r->hp.method_len < sizeof(r->method) ? r->hp.method_len : sizeof(r->method) - 1;
-        memcpy(r->method, r->hp.base, mlen);
-        r->method[mlen] = '\0';
         r->is_head = strcmp(r->method, "HEAD") == 0;
         r->body_state = rc == AW__HP_DONE ? AW__BODY_NONE : AW__BODY_READING;
         r->sent_continue = false;
@@ -521,6 +539,8 @@ static void *conn_main(void *arg) {
             aw_http_res_end(r); /* a stream the handler left open */
         }
         finish_body(r);
+        if (srv->on_done)
+            srv->on_done(r, srv->on_done_data);
         free(r->body_mem);
         r->body_mem = NULL;
         r->body_mem_len = 0;
@@ -588,7 +608,9 @@ static void *accept_main(void *arg) {
                 break;
             continue;
         }
-        int fd = aw_accept(srv->lfd, NULL, NULL);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = aw_accept(srv->lfd, (struct sockaddr *)&peer, &peer_len);
         if (fd < 0) {
             if (fd == AW_ECANCELED || fd == AW_EBADF)
                 break;
@@ -611,6 +633,8 @@ static void *accept_main(void *arg) {
         }
         c->srv = srv;
         c->fd = fd;
+        c->peer = peer;
+        c->peer_len = peer_len;
         aw_timer_init(srv->loop, &c->idle_timer);
         c->idle_timer.data = c;
         c->idle_timer._keeps_loop = false; /* idle connections alone do not keep a loop running */
@@ -676,6 +700,11 @@ void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms) {
         grace_over(&srv->grace_timer);
     else if (srv->conns)
         aw_timer_start(&srv->grace_timer, grace_over, grace_ms, 0);
+}
+
+void aw_http_server_on_done(aw_http_server_t *srv, aw_http_done_cb cb, void *data) {
+    srv->on_done = cb;
+    srv->on_done_data = data;
 }
 
 bool aw_http_server_draining(const aw_http_server_t *srv) {

@@ -92,6 +92,8 @@ struct aw_http_server {
     size_t nconns;
     aw_event_t room;        /* set while nconns < max_connections */
     aw_timer_t grace_timer; /* ends a graceful stop */
+    aw_http_done_cb on_done;
+    void *on_done_data;
     bool draining;
     char server_line[96];   /* "Server: ...\r\n", or empty */
     size_t server_line_len;
@@ -105,6 +107,8 @@ struct aw__conn {
     aw_task_t *task;        /* while busy */
     aw_timer_t idle_timer;  /* while not busy */
     struct aw__conn *prev, *next;
+    socklen_t peer_len;
+    struct sockaddr_storage peer;
 };
 
 enum { AW__BODY_NONE, AW__BODY_READING, AW__BODY_DONE, AW__BODY_ERROR };
@@ -126,6 +130,7 @@ struct aw_http_req {
     aw_http_server_t *srv;
     struct aw__conn *conn;
     int fd;
+    uint64_t start_ns;
     char method[24];
     /* Read buffer: [start, head_end) is this request's head, [pos, end) unparsed input. */
     char *buf;

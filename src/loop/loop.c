@@ -170,6 +170,10 @@ int aw_loop_run(aw_loop_t *loop) {
     return 0;
 }
 
+uint64_t aw_loop_running_task_id(const aw_loop_t *loop) {
+    return atomic_load_explicit(&loop->running_task_id, memory_order_relaxed);
+}
+
 uint64_t aw_loop_busy_since_ns(const aw_loop_t *loop) {
     return atomic_load_explicit(&loop->busy_since_ns, memory_order_relaxed);
 }

@@ -65,7 +65,8 @@ struct aw__fdrec {
 
 struct aw_loop {
     int epfd, evfd;
-    _Atomic uint64_t busy_since_ns; /* read by watchdog threads */
+    _Atomic uint64_t busy_since_ns;   /* read by watchdog threads */
+    _Atomic uint64_t running_task_id; /* likewise */
     uint64_t now_ns;
     bool stop;
     aw_task_t *ready_head, *ready_tail;

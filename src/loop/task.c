@@ -19,6 +19,7 @@
  * cancelled child, draining a group) suspend with AW__UNINT.
  */
 #include <assert.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -116,7 +117,9 @@ void aw__run_ready(aw_loop_t *loop) {
         aw_task_t *outer = tl_task;
         t->state = AW__TASK_RUNNING;
         tl_task = t;
+        atomic_store_explicit(&loop->running_task_id, t->coro->id, memory_order_relaxed);
         aw_coro_resume(t->coro);
+        atomic_store_explicit(&loop->running_task_id, 0, memory_order_relaxed);
         tl_task = outer;
         if (t->state == AW__TASK_DONE && (t->flags & AW__TASK_DETACHED))
             aw_coro_free(t->coro);

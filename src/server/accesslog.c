@@ -125,7 +125,12 @@ size_t aw__access_format(int format, const struct aw__access_rec *rec, char *lin
     size_t target_budget = AW__ACCESS_LINE_MAX - 256;
     format_time(rec->when);
     if (json) {
-        putf(&o, "{\"time\":\"%s\",\"remote\":null,\"method\":\"", tl_time.iso);
+        putf(&o, "{\"time\":\"%s\",\"remote\":", tl_time.iso);
+        if (rec->remote)
+            putf(&o, "\"%s\"", rec->remote);
+        else
+            puts_(&o, "null");
+        puts_(&o, ",\"method\":\"");
         put_escaped(&o, true, method, strlen(method), 64);
         puts_(&o, "\",\"target\":\"");
         put_escaped(&o, true, rec->target.ptr, rec->target.len, target_budget);
@@ -142,7 +147,7 @@ size_t aw__access_format(int format, const struct aw__access_rec *rec, char *lin
         putf(&o, ",\"duration_us\":%llu}", (unsigned long long)rec->duration_us);
     } else {
         /* host ident authuser [date] "request" status bytes, then the duration like Apache's %D. */
-        putf(&o, "- - - [%s] \"", tl_time.clf);
+        putf(&o, "%s - - [%s] \"", rec->remote ? rec->remote : "-", tl_time.clf);
         put_escaped(&o, false, method, strlen(method), 64);
         puts_(&o, " ");
         put_escaped(&o, false, rec->target.ptr, rec->target.len, target_budget);

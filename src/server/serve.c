@@ -20,10 +20,12 @@
  * process group, and its supervisor forwards a single SIGTERM.
  *
  * The handler wrapper costs nothing when the features are off; with the
- * access log or the watchdog on it reads the clock once before and once after
- * the user's handler, and the watchdog copies method and path and takes an
- * uncontended mutex twice.
+ * watchdog on it reads the clock, copies method and path and takes an
+ * uncontended mutex twice. The access log is fed by the HTTP layer's done
+ * callback instead, so the server's own error responses are logged too.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,32 +68,45 @@ static void answer_readiness(struct worker *w, aw_http_req_t *req) {
         aw_http_respond(req, 200, "ready\n", 6);
 }
 
-static void log_access(struct worker *w, aw_http_req_t *req, uint64_t start_ns) {
+/* The address without the port, as access logs show it; "" if unknown. */
+static void peer_text(aw_http_req_t *req, char *out, size_t size) {
+    socklen_t len;
+    const struct sockaddr *sa = aw_http_req_peer(req, &len);
+    const void *addr = NULL;
+    if (sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (!addr || !inet_ntop(sa->sa_family, addr, out, (socklen_t)size))
+        out[0] = '\0';
+}
+
+/* Called by the HTTP layer after every response, its own error responses included. */
+static void log_access(aw_http_req_t *req, void *arg) {
+    struct worker *w = arg;
+    char remote[INET6_ADDRSTRLEN];
+    peer_text(req, remote, sizeof(remote));
     struct aw__access_rec rec = {
+        .remote = remote[0] ? remote : NULL,
         .method = aw_http_req_method(req),
         .target = aw_http_req_target(req),
         .version = aw_http_req_version(req),
         .status = aw_http_res_status(req),
         .bytes = (int64_t)aw_http_res_bytes(req),
-        .duration_us = (aw_now_ns() - start_ns) / 1000u,
+        .duration_us = (aw_now_ns() - aw_http_req_start_ns(req)) / 1000u,
         .when = time(NULL),
     };
-    if (rec.status == 0) {
-        /* The handler did not answer: the HTTP layer sends a 500 of its own after we return. */
-        rec.status = 500;
-        rec.bytes = -1;
-    }
     aw__access_log_add(&w->log, &rec);
 }
 
 static void serve_request(aw_http_req_t *req, void *arg) {
     struct worker *w = arg;
-    if (!w->readiness_len && !w->watch_on && !w->log_on) {
+    if (!w->readiness_len && !w->watch_on) {
         w->handler(req, w->data);
         return;
     }
     aw_str_t path = aw_http_req_path(req);
-    uint64_t start_ns = w->log_on || w->watch_on ? aw_now_ns() : 0;
+    uint64_t start_ns = w->watch_on ? aw_now_ns() : 0;
     if (is_readiness_probe(w, req, path)) {
         answer_readiness(w, req);
     } else if (w->watch_on) {
@@ -102,8 +117,6 @@ static void serve_request(aw_http_req_t *req, void *arg) {
     } else {
         w->handler(req, w->data);
     }
-    if (w->log_on)
-        log_access(w, req, start_ns);
 }
 
 /* ---- the worker's main task ---------------------------------------------------------------- */
@@ -111,8 +124,10 @@ static void serve_request(aw_http_req_t *req, void *arg) {
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     if (w->o->access_log != AW_ACCESS_LOG_OFF) {
-        if (aw__access_log_start(&w->log, w->o->access_log, STDOUT_FILENO) == 0)
+        if (aw__access_log_start(&w->log, w->o->access_log, STDOUT_FILENO) == 0) {
             w->log_on = true;
+            aw_http_server_on_done(w->srv, log_access, w);
+        }
         else
             aw_log(AW_LOG_ERROR, "access log: out of memory; running without it");
     }
@@ -150,8 +165,10 @@ static void *worker_main(void *arg) {
     }
     aw_close(w->sigfd);
     w->sigfd = -1;
-    if (w->log_on)
+    if (w->log_on) {
+        aw_http_server_on_done(w->srv, NULL, NULL);
         aw__access_log_stop(&w->log);
+    }
     w->log_on = false;
     return NULL;
 }

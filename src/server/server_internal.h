@@ -51,12 +51,13 @@ AW__HIDDEN uint32_t aw__restart_delay_ms(uint64_t lived_ms, uint32_t prev_ms);
 
 /* What one access-log line says about a request; every pointer is borrowed. */
 struct aw__access_rec {
+    const char *remote;   /* the client's address, or NULL: "-" (JSON null) */
     const char *method;
     aw_str_t target;
     int version;          /* 10 or 11 */
     int status;           /* 0: unknown, logged as "-" (JSON null) */
     int64_t bytes;        /* response body bytes; < 0: unknown */
-    uint64_t duration_us; /* the handler's run time */
+    uint64_t duration_us; /* from the first byte read to the response queued */
     time_t when;          /* wall-clock second the request ended */
 };
 

@@ -8,7 +8,7 @@ import httpx
 from server_util import read_all, send_request
 
 CLF = re.compile(
-    r'^- - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "(\S+) (\S+) (HTTP/1\.[01])" '
+    r'^127\.0\.0\.1 - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "(\S+) (\S+) (HTTP/1\.[01])" '
     r"(\d{3}|-) (\d+|-) (\d+)$"
 )
 
@@ -60,7 +60,7 @@ def test_json_lines(start_server):
     assert set(first) == {"time", "remote", "method", "target", "version", "status", "bytes",
                           "duration_us"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["time"])
-    assert first["remote"] is None
+    assert first["remote"] == "127.0.0.1"
     assert (first["method"], first["target"], first["version"], first["status"],
             first["bytes"]) == ("GET", "/plaintext", "HTTP/1.1", 200, 13)
     assert (recs[1]["method"], recs[1]["bytes"]) == ("HEAD", 0)
@@ -94,3 +94,20 @@ def test_readiness_probes_are_logged_too(start_server):
     lines = stop_and_read_stdout(srv)
     assert [CLF.match(line).group(3, 5, 6) for line in lines] == [
         ("/healthz", "200", "6"), ("/plaintext", "200", "13")]
+
+
+def test_server_error_responses_are_logged(start_server):
+    """A request refused by the parser never reaches a handler, yet is logged."""
+    srv = start_server("echo", "--access-log=json")
+    s = srv.connect()
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad : v\r\n\r\n")
+    (status, _, _), = read_all(s)
+    assert status == 400
+    s = srv.connect()
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n")
+    (status, _, _), = read_all(s)
+    assert status == 413
+    recs = [json.loads(line) for line in stop_and_read_stdout(srv)]
+    assert [r["status"] for r in recs] == [400, 413]
+    assert recs[1]["method"] == "GET" and recs[1]["target"] == "/plaintext"
+    assert all(r["remote"] == "127.0.0.1" for r in recs)
