@@ -21,13 +21,11 @@ static int run(const char *data, size_t len, size_t step) {
     size_t pos = 0, avail = 0;
     int rc = AW__HP_MORE;
     char out[4096];
-    while (avail < len || pos < avail) {
-        if (pos == avail)
-            avail = avail + step < len ? avail + step : len;
+    for (;;) {
         size_t used = 0, produced = 0;
-        if (rc == AW__HP_MORE && !hp.headers_done)
+        if (!hp.headers_done)
             rc = aw__hparse_head(&hp, data + pos, avail - pos, &used);
-        else if (rc == AW__HP_HEAD || rc == AW__HP_MORE)
+        else
             rc = aw__hparse_body(&hp, data + pos, avail - pos, &used, out, sizeof(out), &produced);
         if (rc < 0) {
             if (-rc < 400 || -rc > 505)
@@ -37,8 +35,11 @@ static int run(const char *data, size_t len, size_t step) {
         pos += used;
         if (rc == AW__HP_DONE)
             return rc;
-        if (used == 0 && avail == len)
-            break;
+        if (used == 0 && produced == 0) {
+            if (avail == len)
+                break;
+            avail = avail + step < len ? avail + step : len;
+        }
     }
     return rc;
 }

@@ -67,6 +67,9 @@ struct aw__slab {
     unsigned nfree;
     struct aw__slab *next, *prev; /* in the thread's list of slabs with free stacks */
     int listed;
+    /* Every slab of the thread, full ones too: a full slab is otherwise only
+     * known to its stacks, which leak checkers do not scan. */
+    struct aw__slab *all_next, *all_prev;
 };
 
 /* A free stack in the cache keeps this record at its top. */
@@ -89,6 +92,7 @@ static atomic_size_t g_slab_live;
 static _Thread_local struct cached *tl_cache;
 static _Thread_local size_t tl_cache_len;
 static _Thread_local struct aw__slab *tl_slabs;
+static _Thread_local struct aw__slab *tl_all_slabs;
 static _Thread_local int tl_ready;
 static _Thread_local void *tl_altstack;
 
@@ -264,6 +268,10 @@ static int slab_take(struct aw__stack *s) {
         }
         sl->free_mask = ~0ull;
         sl->nfree = SLAB_STACKS;
+        sl->all_next = tl_all_slabs;
+        if (tl_all_slabs)
+            tl_all_slabs->all_prev = sl;
+        tl_all_slabs = sl;
         sl->guarded = g_madvise_guards && install_guards(sl) == 0;
         slab_link(sl);
     }
@@ -296,6 +304,12 @@ static void slab_give(struct aw__stack *s) {
     if (sl->nfree == SLAB_STACKS) {
         if (sl->listed)
             slab_unlink(sl);
+        if (sl->all_prev)
+            sl->all_prev->all_next = sl->all_next;
+        else
+            tl_all_slabs = sl->all_next;
+        if (sl->all_next)
+            sl->all_next->all_prev = sl->all_prev;
         munmap(sl->map, slab_bytes(sl));
         free(sl);
     } else if (!sl->listed) {

@@ -206,23 +206,21 @@ size_t aw_http_req_body_length(const aw_http_req_t *r) {
 
 /*
  * Makes room at the end of the read buffer: drops consumed body bytes
- * (keeping the head, which the handler may still read, and framing not yet
- * checked), then grows the buffer. Returns 0 or AW_ENOMEM.
+ * (keeping the head, which the handler may still read), or moves a head
+ * that does not start at the front; then grows the buffer. Positions are
+ * offsets, so they survive a move; only hp.base is a pointer, and it is
+ * recomputed. Returns 0 or AW_ENOMEM.
  */
 static int make_room(aw_http_req_t *r) {
     if (r->end < r->cap)
         return 0;
-    size_t keep_from = r->pos;
+    size_t base_off = (size_t)(r->hp.base - r->buf);
     if (r->head_end) { /* in the body: the head stays, consumed body goes */
-        size_t frame = (size_t)(r->hp.frame_from - r->buf);
-        if (r->hp.chunked && frame < keep_from)
-            keep_from = frame;
-        if (keep_from > r->head_end) {
-            size_t drop = keep_from - r->head_end;
-            memmove(r->buf + r->head_end, r->buf + keep_from, r->end - keep_from);
+        if (r->pos > r->head_end) {
+            size_t drop = r->pos - r->head_end;
+            memmove(r->buf + r->head_end, r->buf + r->pos, r->end - r->pos);
             r->pos -= drop;
             r->end -= drop;
-            r->hp.frame_from -= drop;
         }
     } else if (r->start > 0) { /* in a head: move it to the front */
         size_t drop = r->start;
@@ -230,22 +228,19 @@ static int make_room(aw_http_req_t *r) {
         r->start = 0;
         r->pos -= drop;
         r->end -= drop;
-        r->hp.base -= drop;
-        r->hp.frame_from -= drop;
+        base_off -= drop;
     }
-    if (r->end < r->cap)
-        return 0;
-    size_t cap = r->cap * 2;
-    char *grown = r->buf == r->in_inline ? malloc(cap) : realloc(r->buf, cap);
-    if (!grown)
-        return AW_ENOMEM;
-    if (r->buf == r->in_inline)
-        memcpy(grown, r->in_inline, r->end);
-    ptrdiff_t delta = grown - r->buf;
-    r->hp.base += delta;
-    r->hp.frame_from += delta;
-    r->buf = grown;
-    r->cap = cap;
+    if (r->end == r->cap) {
+        size_t cap = r->cap * 2;
+        char *grown = r->buf == r->in_inline ? malloc(cap) : realloc(r->buf, cap);
+        if (!grown)
+            return AW_ENOMEM;
+        if (r->buf == r->in_inline)
+            memcpy(grown, r->in_inline, r->end);
+        r->buf = grown;
+        r->cap = cap;
+    }
+    r->hp.base = r->buf + base_off;
     return 0;
 }
 

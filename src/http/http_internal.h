@@ -42,15 +42,15 @@ struct aw__hparse {
     uint8_t last_cb;    /* which span callback ran last: to join split spans */
     uint8_t method;     /* llhttp's method number */
     uint8_t version;    /* 10 or 11 */
-    bool target_done, headers_done, message_done, chunked, expect_continue, keep_alive, in_trailers;
-    bool te_seen;
+    bool target_done, headers_done, message_done, chunked, expect_continue, keep_alive;
+    uint8_t bstate; /* the body decoder's state */
     uint64_t content_length;
+    uint64_t remaining; /* of the body (Content-Length) or of the current chunk */
     size_t body_bytes, chunk_ext_bytes, trailer_bytes;
-    /* Body phase: decoded bytes go to sink; framing bytes are checked from frame_from. */
-    char *sink;
-    size_t sink_len;
-    const char *frame_from;
 };
+
+/* Body decoder states. */
+enum { B_LENGTH, B_SIZE_LINE, B_DATA, B_DATA_END, B_TRAILERS };
 
 /* Prepares `hp` for a new request that starts at `base`. `fields` holds AW__HTTP_FIELDS_MAX. */
 AW__HIDDEN void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *cfg,
@@ -64,8 +64,9 @@ AW__HIDDEN void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *
 AW__HIDDEN int aw__hparse_head(struct aw__hparse *hp, const char *data, size_t len, size_t *used);
 
 /*
- * Feeds body bytes; decoded body goes to out (at most out_cap: feed at most
- * that many input bytes). Returns AW__HP_MORE or AW__HP_DONE with *used and
+ * Decodes body bytes into out (at most out_cap). Bytes of a framing line
+ * that has not fully arrived are not consumed: keep them and call again
+ * with more after them. Returns AW__HP_MORE or AW__HP_DONE with *used and
  * *produced set, or a negative HTTP status.
  */
 AW__HIDDEN int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t len, size_t *used,

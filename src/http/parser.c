@@ -4,26 +4,30 @@
  * lacks. The only file that includes llhttp.h.
  *
  * DESIGN
- * llhttp 8.1.0 (Debian's node-llhttp) enforces no size limits and lets
- * through several things two servers could read two ways: a CR not
- * followed by LF (`\r\n\rX` ends its header block, `5\r\r` a chunk-size
- * line), whitespace before a colon outside Content-Length and
- * Transfer-Encoding, obs-fold, HTTP/0.9 and HTTP/2.0 request lines, '#' and
- * raw high bytes in the target, and transfer codings other than a lone
- * `chunked`. So:
+ * llhttp 8.1.0 (Debian's node-llhttp) parses the request head; everything
+ * after it is ours. llhttp enforces no size limits and lets through several
+ * things two servers could read two ways: a CR not followed by LF
+ * (`\r\n\rX` ends its header block, `5\r\r` a chunk-size line),
+ * whitespace before a colon outside Content-Length and Transfer-Encoding,
+ * obs-fold, HTTP/0.9 and HTTP/2.0 request lines, '#' and raw high bytes in
+ * the target, and transfer codings other than a lone `chunked`; its chunk
+ * parser also refuses valid extensions (`5;a=b;c`, `5 ;a=b`). So:
  * - the head is fed from one contiguous buffer; spans are kept as offsets
  *   from the request's first byte, and split spans are joined;
  * - every limit is counted in callbacks, which stop llhttp with HPE_USER
  *   after recording the status to answer;
- * - once the head is complete it is scanned once for bare CR and bare LF,
- *   and the fields that decide framing and routing (Transfer-Encoding,
- *   Host, Expect, the target, the version) are checked by hand;
- * - in a chunked body, the bytes between two pieces of decoded data are
- *   framing (CRLF, size lines, extensions, trailers): they get the same
- *   CR/LF scan, while the data itself may hold any byte.
+ * - once the head is complete it is scanned once for bare CR, bare LF and
+ *   folded lines, and the fields that decide framing and routing
+ *   (Transfer-Encoding, Host, Expect, the target, the version) are checked
+ *   by hand;
+ * - the body is decoded here, not by llhttp: Content-Length by counting,
+ *   chunked by a strict line-based decoder (RFC 9112 7.1) that accepts only
+ *   CRLF, validates extensions and trailer fields, and consumes a line only
+ *   once all of it has arrived, so a cut between reads never changes what
+ *   it means.
  * llhttp pauses at the end of the head (when a body follows) and at the end
- * of each message, so a handler runs between them and pipelined requests
- * are parsed one at a time.
+ * of a bodyless message, so a handler runs between requests and pipelined
+ * requests are parsed one at a time.
  */
 #include <string.h>
 
@@ -98,13 +102,6 @@ static int on_url_complete(llhttp_t *p) {
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     struct aw__hparse *hp = HP(p);
-    if (hp->in_trailers) {
-        hp->trailer_bytes += len;
-        if (hp->trailer_bytes > hp->cfg->max_trailer_bytes)
-            return fail(hp, 431, "trailer section too large");
-        hp->last_cb = CB_FIELD;
-        return 0;
-    }
     if (head_limit_used(hp, at, len) > hp->cfg->max_head_bytes)
         return fail(hp, 431, "request header section too large");
     if (hp->last_cb != CB_FIELD) { /* a new field starts */
@@ -122,13 +119,6 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     struct aw__hparse *hp = HP(p);
-    if (hp->in_trailers) {
-        hp->trailer_bytes += len;
-        if (hp->trailer_bytes > hp->cfg->max_trailer_bytes)
-            return fail(hp, 431, "trailer section too large");
-        hp->last_cb = CB_VALUE;
-        return 0;
-    }
     if (head_limit_used(hp, at, len) > hp->cfg->max_head_bytes)
         return fail(hp, 431, "request header section too large");
     struct aw__hfield *f = &hp->fields[hp->nfields - 1];
@@ -159,10 +149,6 @@ static int check_field(struct aw__hparse *hp, const char *name, size_t nlen, con
 
 static int on_header_value_complete(llhttp_t *p) {
     struct aw__hparse *hp = HP(p);
-    if (hp->in_trailers) {
-        hp->last_cb = CB_NONE;
-        return 0;
-    }
     struct aw__hfield *f = &hp->fields[hp->nfields - 1];
     const char *name = hp->base + f->name_off, *value = hp->base + f->value_off;
     /* llhttp keeps trailing whitespace in the value: OWS is not part of it. */
@@ -175,10 +161,6 @@ static int on_header_value_complete(llhttp_t *p) {
 /* The name is complete: check it now, the value may never get a callback. */
 static int on_header_field_complete(llhttp_t *p) {
     struct aw__hparse *hp = HP(p);
-    if (hp->in_trailers) {
-        hp->last_cb = CB_NONE;
-        return 0;
-    }
     struct aw__hfield *f = &hp->fields[hp->nfields - 1];
     const char *name = hp->base + f->name_off;
     for (size_t i = 0; i < f->name_len; i++)
@@ -192,15 +174,23 @@ static int on_header_field_complete(llhttp_t *p) {
 
 /* ---- checks at the end of the head ----------------------------------------------------------- */
 
-/* Every CR must be followed by LF and every LF preceded by CR. Returns the bad offset or -1. */
-static long bare_cr_lf(const char *from, const char *to) {
+/*
+ * Every CR must be followed by LF, every LF preceded by CR, and no line may
+ * start with whitespace (obs-fold; llhttp passes it silently when the line
+ * before had an empty value). Returns a reason, or NULL if the head is clean.
+ */
+static const char *bad_line_breaks(const char *from, const char *to) {
     for (const char *c = from; c < to; c++) {
         if (*c == '\r' && (c + 1 >= to || c[1] != '\n'))
-            return c - from;
-        if (*c == '\n' && (c == from || c[-1] != '\r'))
-            return c - from;
+            return "bare CR in the request head";
+        if (*c == '\n') {
+            if (c == from || c[-1] != '\r')
+                return "bare LF in the request head";
+            if (c + 1 < to && (c[1] == ' ' || c[1] == '\t'))
+                return "obsolete line folding in the request head";
+        }
     }
-    return -1;
+    return NULL;
 }
 
 static int check_target(struct aw__hparse *hp) {
@@ -363,38 +353,6 @@ static int on_headers_complete(llhttp_t *p) {
     return 0;
 }
 
-/* ---- body callbacks -------------------------------------------------------------------------- */
-
-static int on_body(llhttp_t *p, const char *at, size_t len) {
-    struct aw__hparse *hp = HP(p);
-    if (hp->chunked && bare_cr_lf(hp->frame_from, at) >= 0)
-        return fail(hp, 400, "bare CR or LF in chunked framing");
-    hp->body_bytes += len;
-    if (hp->body_bytes > hp->cfg->max_body_bytes)
-        return fail(hp, 413, "request body too large");
-    memcpy(hp->sink + hp->sink_len, at, len);
-    hp->sink_len += len;
-    hp->frame_from = at + len;
-    return 0;
-}
-
-static int on_chunk_ext(llhttp_t *p, const char *at, size_t len) {
-    struct aw__hparse *hp = HP(p);
-    (void)at;
-    hp->chunk_ext_bytes += len;
-    if (hp->chunk_ext_bytes > hp->cfg->max_chunk_ext_bytes)
-        return fail(hp, 400, "chunk extensions too long");
-    return 0;
-}
-
-static int on_chunk_header(llhttp_t *p) {
-    struct aw__hparse *hp = HP(p);
-    /* The last chunk starts the trailer section. */
-    if (p->content_length == 0)
-        hp->in_trailers = true;
-    return 0;
-}
-
 static int on_message_complete(llhttp_t *p) {
     struct aw__hparse *hp = HP(p);
     hp->message_done = true;
@@ -411,10 +369,6 @@ static const llhttp_settings_t g_settings = {
     .on_header_field_complete = on_header_field_complete,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_chunk_extension_name = on_chunk_ext,
-    .on_chunk_extension_value = on_chunk_ext,
-    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -446,9 +400,17 @@ static int status_for(struct aw__hparse *hp, llhttp_errno_t err, const char *dat
         hp->reason = token ? "method not implemented" : "malformed request line";
         return token ? -501 : -400;
     }
-    case HPE_INVALID_VERSION:
-        hp->reason = "HTTP version not supported";
-        return -505;
+    case HPE_INVALID_VERSION: {
+        /* llhttp stops at the byte after a version it refuses: a well-formed
+         * HTTP/d.d we do not speak (then a CR) is 505, anything else 400. */
+        const char *v = hp->base + hp->target_off + hp->target_len + 1;
+        const char *at = llhttp_get_error_pos((llhttp_t *)(void *)hp->ll);
+        bool wellformed = hp->target_done && at && at - v == 8 && memcmp(v, "HTTP/", 5) == 0 &&
+                          v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' &&
+                          v[7] <= '9' && *at == '\r';
+        hp->reason = wellformed ? "HTTP version not supported" : "malformed request line";
+        return wellformed ? -505 : -400;
+    }
     case HPE_INVALID_TRANSFER_ENCODING:
         hp->reason = "invalid Transfer-Encoding";
         return -400;
@@ -485,52 +447,214 @@ int aw__hparse_head(struct aw__hparse *hp, const char *data, size_t len, size_t 
         return status_for(hp, err, data + len);
     const char *stop = llhttp_get_error_pos(p);
     *used = (size_t)(stop - data);
-    llhttp_resume(p);
-    long bad = bare_cr_lf(hp->base, stop);
-    if (bad >= 0) {
+    const char *bad = bad_line_breaks(hp->base, stop);
+    if (bad) {
         hp->status = 400;
-        hp->reason = "bare CR or LF in the request head";
+        hp->reason = bad;
         return -400;
     }
-    hp->frame_from = stop;
-    return hp->message_done ? AW__HP_DONE : AW__HP_HEAD;
+    if (hp->message_done)
+        return AW__HP_DONE;
+    hp->bstate = hp->chunked ? B_SIZE_LINE : B_LENGTH;
+    hp->remaining = hp->content_length;
+    return AW__HP_HEAD;
+}
+
+static int body_fail(struct aw__hparse *hp, int status, const char *reason) {
+    hp->status = status;
+    hp->reason = reason;
+    return -status;
+}
+
+static bool is_qdtext(unsigned char c) {
+    return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+           (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+}
+
+/*
+ * chunk-size [ chunk-ext ] on one line without its CRLF (RFC 9112 7.1.1,
+ * with the BWS that RFC 9110 5.6.3 says must be accepted around ';' and
+ * '='). Returns 0 with *size set, or a negative status.
+ */
+static int chunk_line(struct aw__hparse *hp, const char *p, const char *end, uint64_t *size) {
+    uint64_t v = 0;
+    const char *digits = p;
+    for (; p < end; p++) {
+        int d = *p >= '0' && *p <= '9'   ? *p - '0'
+                : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            break;
+        if (v >> 59)
+            return body_fail(hp, 400, "chunk size too large");
+        v = v * 16 + (uint64_t)d;
+    }
+    if (p == digits)
+        return body_fail(hp, 400, "invalid chunk size");
+    hp->chunk_ext_bytes += (size_t)(end - p);
+    if (hp->chunk_ext_bytes > hp->cfg->max_chunk_ext_bytes)
+        return body_fail(hp, 400, "chunk extensions too long");
+    while (p < end) {
+        /* BWS is allowed only before a ';': "5 " alone is not a chunk size. */
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end || *p++ != ';')
+            return body_fail(hp, 400, "invalid chunk size");
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *name = p;
+        while (p < end && is_tchar((unsigned char)*p))
+            p++;
+        if (p == name)
+            return body_fail(hp, 400, "invalid chunk extension");
+        const char *q = p;
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q == end || *q != '=')
+            continue;
+        p = q + 1;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p == '"') {
+            for (p++;; p++) {
+                if (p == end)
+                    return body_fail(hp, 400, "unterminated quoted chunk extension");
+                if (*p == '"')
+                    break;
+                if (*p == '\\') {
+                    if (++p == end || !(*p == '\t' || (unsigned char)*p >= 0x20) || *p == 0x7f)
+                        return body_fail(hp, 400, "invalid chunk extension");
+                } else if (!is_qdtext((unsigned char)*p)) {
+                    return body_fail(hp, 400, "invalid chunk extension");
+                }
+            }
+            p++;
+        } else {
+            const char *val = p;
+            while (p < end && is_tchar((unsigned char)*p))
+                p++;
+            if (p == val)
+                return body_fail(hp, 400, "invalid chunk extension");
+        }
+    }
+    *size = v;
+    return 0;
+}
+
+/* A trailer field line without its CRLF: the same rules as a header field. */
+static int trailer_line(struct aw__hparse *hp, const char *p, const char *end) {
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    if (!colon)
+        return body_fail(hp, 400, "trailer field without a colon");
+    if (check_field(hp, p, (size_t)(colon - p), colon + 1, (size_t)(end - colon - 1)))
+        return -hp->status;
+    return 0;
+}
+
+/* Finds the LF ending a line that starts at p; checks CRLF and bare CRs. NULL: not complete. */
+static const char *line_end(struct aw__hparse *hp, const char *p, const char *end, int *err) {
+    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    *err = 0;
+    if (!lf)
+        return NULL;
+    if (lf == p || lf[-1] != '\r') {
+        *err = body_fail(hp, 400, "bare LF in chunked framing");
+        return NULL;
+    }
+    if (memchr(p, '\r', (size_t)(lf - 1 - p))) {
+        *err = body_fail(hp, 400, "bare CR in chunked framing");
+        return NULL;
+    }
+    return lf;
 }
 
 int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t len, size_t *used, char *out,
                     size_t out_cap, size_t *produced) {
-    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
-    if (len > out_cap)
-        len = out_cap; /* decoded output never exceeds the input fed */
-    hp->sink = out;
-    hp->sink_len = 0;
-    llhttp_errno_t err = llhttp_execute(p, data, len);
-    *produced = hp->sink_len;
-    if (err == HPE_OK) {
-        *used = len;
-        /* Framing seen so far but not yet followed by data; a trailing CR
-         * waits for its LF in the next read. */
-        const char *end = data + len;
-        if (hp->chunked && end > hp->frame_from) {
-            const char *check_to = end[-1] == '\r' ? end - 1 : end;
-            if (bare_cr_lf(hp->frame_from, check_to) >= 0) {
-                hp->status = 400;
-                hp->reason = "bare CR or LF in chunked framing";
-                return -400;
+    const char *p = data, *end = data + len;
+    size_t made = 0;
+    int rc = AW__HP_MORE;
+    /* Longest chunk-size line: 16 digits, the extensions allowed, BWS and CRLF. */
+    size_t line_max = 64 + hp->cfg->max_chunk_ext_bytes;
+    while (rc == AW__HP_MORE) {
+        if (hp->bstate == B_LENGTH || hp->bstate == B_DATA) {
+            size_t n = (size_t)(end - p);
+            if (n > hp->remaining)
+                n = (size_t)hp->remaining;
+            if (n > out_cap - made)
+                n = out_cap - made;
+            if (n == 0 && hp->remaining)
+                break; /* needs input, or room in `out` */
+            hp->body_bytes += n;
+            if (hp->body_bytes > hp->cfg->max_body_bytes) {
+                rc = body_fail(hp, 413, "request body too large");
+                break;
             }
+            memcpy(out + made, p, n);
+            made += n;
+            p += n;
+            hp->remaining -= n;
+            if (hp->remaining == 0) {
+                if (hp->bstate == B_LENGTH)
+                    rc = AW__HP_DONE;
+                else
+                    hp->bstate = B_DATA_END;
+            }
+        } else if (hp->bstate == B_DATA_END) {
+            if (end - p < 2)
+                break;
+            if (p[0] != '\r' || p[1] != '\n') {
+                rc = body_fail(hp, 400, "chunk data longer than its size, or no CRLF after it");
+                break;
+            }
+            p += 2;
+            hp->bstate = B_SIZE_LINE;
+        } else { /* B_SIZE_LINE or B_TRAILERS: whole lines only */
+            int err;
+            const char *lf = line_end(hp, p, end, &err);
+            if (err) {
+                rc = err;
+                break;
+            }
+            if (!lf) {
+                size_t pending = (size_t)(end - p);
+                if (hp->bstate == B_SIZE_LINE && pending > line_max)
+                    rc = body_fail(hp, 400, "chunk extensions too long");
+                else if (hp->bstate == B_TRAILERS &&
+                         hp->trailer_bytes + pending > hp->cfg->max_trailer_bytes)
+                    rc = body_fail(hp, 431, "trailer section too large");
+                break;
+            }
+            const char *eol = lf - 1; /* the CR */
+            if (hp->bstate == B_SIZE_LINE) {
+                uint64_t size;
+                if ((rc = chunk_line(hp, p, eol, &size)) < 0)
+                    break;
+                rc = AW__HP_MORE;
+                hp->remaining = size;
+                hp->bstate = size ? B_DATA : B_TRAILERS;
+            } else if (eol == p) {
+                rc = AW__HP_DONE; /* the empty line ending the trailer section */
+            } else {
+                hp->trailer_bytes += (size_t)(lf + 1 - p);
+                if (hp->trailer_bytes > hp->cfg->max_trailer_bytes) {
+                    rc = body_fail(hp, 431, "trailer section too large");
+                    break;
+                }
+                if (*p == ' ' || *p == '\t') {
+                    rc = body_fail(hp, 400, "obsolete line folding in trailers");
+                    break;
+                }
+                if ((rc = trailer_line(hp, p, eol)) < 0)
+                    break;
+                rc = AW__HP_MORE;
+            }
+            p = lf + 1;
         }
-        return AW__HP_MORE;
     }
-    if (err != HPE_PAUSED)
-        return status_for(hp, err, data + len);
-    const char *stop = llhttp_get_error_pos(p);
-    *used = (size_t)(stop - data);
-    llhttp_resume(p);
-    if (hp->chunked && bare_cr_lf(hp->frame_from, stop) >= 0) {
-        hp->status = 400;
-        hp->reason = "bare CR or LF in chunked framing";
-        return -400;
-    }
-    return AW__HP_DONE;
+    *used = (size_t)(p - data);
+    *produced = made;
+    return rc;
 }
 
 bool aw__hparse_keep_alive(const struct aw__hparse *hp) {

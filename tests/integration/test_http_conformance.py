@@ -4,13 +4,12 @@ the endpoint table, the echo report, persistence, pipelining, chunked bodies in 
 fragmentation, Expect: 100-continue and HEAD."""
 import email.utils
 import hashlib
-import socket
 import time
 
 import httpx
 import pytest
 
-from rawhttp import (SMUGGLED, Conn, echo_request, exchange, finals, parse)
+from rawhttp import SMUGGLED, Conn, exchange, finals, parse
 
 CLOSE = b"Connection: close\r\n"
 
@@ -433,6 +432,16 @@ def test_expect_100_continue_chunked(echo):
         c.send(b"3\r\nabc\r\n0\r\n\r\n")
         r = c.response(timeout=3)
         assert r.status == 200 and r.json()["body_length"] == 3
+
+
+def test_expect_100_body_sent_without_waiting(echo):
+    # A client may send the body without waiting for 100 (RFC 9110 10.1.1).
+    data, closed = exchange(echo, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                  b"Expect: 100-continue\r\n\r\nhello" + req(b"GET", b"/echo/next"))
+    rs = parse(data)
+    assert [r.status for r in rs if r.status != 100] == [200, 200], data[:600]
+    assert len(rs) <= 3 and (rs[0].status == 100 or rs[0].status == 200)
+    assert finals(rs)[0].json()["body_length"] == 5 and closed
 
 
 def test_expect_100_too_large_gets_413_at_once(echo):

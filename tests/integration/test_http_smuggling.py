@@ -313,12 +313,16 @@ def test_invalid_trailer_section(echo, trailer):
     b"Connection: close\r\n",
 ])
 def test_framing_fields_in_trailers_ignored(echo, trailer):
-    # RFC 9110 6.5.1: framing fields in trailers are not used; the next request runs normally.
-    # Connection: close in a trailer cannot close the connection either.
+    # RFC 9110 6.5.1: framing fields in trailers are never used for framing (a client MUST NOT
+    # send them, so 400 and close is fine too); whatever follows is the next request.
     req = post(CHUNKED, b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n")
-    data, closed = exchange(echo, req + SMUGGLED + b"GET /echo/last HTTP/1.1\r\nHost: x\r\n"
-                                                   b"Connection: close\r\n\r\n")
+    middle = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    data, closed = exchange(echo, req + middle + b"GET /echo/last HTTP/1.1\r\nHost: x\r\n"
+                                                  b"Connection: close\r\n\r\n")
     rs = parse(data)
+    if rs and rs[0].status == 400:
+        assert len(rs) == 1 and closed, data[:600]
+        return
     assert [r.status for r in rs] == [200, 200, 200], data[:600]
     assert rs[0].json()["body_length"] == 5
     assert rs[1].json()["target"] == "/echo/smuggled"
@@ -366,7 +370,7 @@ def test_malformed_request_line(echo, line):
 
 @pytest.mark.parametrize("target", [
     b"/echo#frag", b"/echo/#", b"#", b"/echo/a b", b"/echo/\xff", b"/echo/\xc3\xa9", b"/echo/\x80",
-    b"/echo/\x00", b"/echo/\x01", b"/echo/\x7f", b"/echo/\t", b"echo", b"*/echo", b"//x",
+    b"/echo/\x00", b"/echo/\x01", b"/echo/\x7f", b"/echo/\t", b"echo", b"*/echo", b"?q",
 ])
 def test_invalid_target_bytes(echo, target):
     assert_one_error(echo, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n", (400,))
@@ -464,7 +468,33 @@ def test_http10_request_without_keep_alive_ends_the_connection(echo):
 ])
 def test_good_requests_before_a_bad_one_answered_then_nothing(echo, bad):
     good = b"GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\n"
-    data, closed = exchange(echo, good + good.replace(b"/1", b"/2") + bad + SMUGGLED)
+    good2 = b"GET /echo/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+    data, closed = exchange(echo, good + good2 + bad + SMUGGLED)
     rs = parse(data)
     assert [r.status for r in rs] == [200, 200, 400], data[:1500]
     assert b"smuggled" not in data and closed
+
+
+# ---- the same vectors cut at every byte boundary ------------------------------------------------
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /echo HTTP/1.1\r\nHost: x\r\n\rX",
+    b"GET /echo HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+    post(CHUNKED, b"5\r\rhello\r\n0\r\n\r\n"),
+    post(CHUNKED, b"5;a=b\r\rhello\r\n0\r\n\r\n"),
+    post(CHUNKED, b"5\r\nhello\r\r0\r\n\r\n"),
+    post(CHUNKED, b"5\r\nhello\r\n0\r\n\r\r\n"),
+    post(CHUNKED, b"5\nhello\r\n0\r\n\r\n"),
+    post(CHUNKED, b"5\r\nhello\r\n0\r\nX: y\n\r\n"),
+    post(CHUNKED, b"5\r\nhelloXX\r\n0\r\n\r\n"),
+    post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
+])
+def test_bad_framing_split_at_every_boundary(echo, request_bytes):
+    # Reads that end inside a CRLF must not hide a bare CR or LF from the checks.
+    whole = request_bytes + SMUGGLED
+    start = max(0, request_bytes.find(b"\r\n\r\n") - 12)
+    for i in range(start, len(request_bytes) + 1):
+        data, closed = exchange(echo, None, pieces=[whole[:i], whole[i:]], gap=0.004, timeout=3)
+        ctx = f"split at {i}: {whole[:i]!r} | {whole[i:]!r}\ngot {data[:300]!r}"
+        rs = parse(data)
+        assert len(rs) == 1 and rs[0].status == 400 and closed, ctx

@@ -56,17 +56,18 @@ static int parse(const struct hcase *c, size_t step, size_t *body_len) {
     }
     char out[4096];
     while (rc == AW__HP_HEAD || rc == AW__HP_MORE) {
-        if (pos == avail) {
-            if (avail == c->len)
-                return -1; /* ran out of input mid-body */
-            avail = avail + step < c->len ? avail + step : c->len;
-        }
         size_t used = 0, produced = 0;
         rc = aw__hparse_body(&hp, c->req + pos, avail - pos, &used, out, sizeof(out), &produced);
         if (rc < 0)
             return -rc;
         pos += used;
         *body_len += produced;
+        if (rc != AW__HP_DONE && used == 0 && produced == 0) {
+            /* Stuck on a partial line: it needs more bytes behind it. */
+            if (avail == c->len)
+                return -1;
+            avail = avail + step < c->len ? avail + step : c->len;
+        }
     }
     return 0;
 }
