@@ -46,6 +46,8 @@ typedef struct aw_http_config {
     uint32_t write_timeout_ms;   /* to write a response [30000]: close */
     uint32_t max_connections;    /* per loop [10000]: stop accepting above it */
     int backlog;                 /* listen() backlog [2048] */
+    uint32_t drain_delay_ms;     /* on shutdown, keep accepting this long, answering with
+                                    Connection: close, so load balancers see us leave [0] */
     const char *server_name;     /* the Server header ["awaitress"]; NULL or "" for none */
 } aw_http_config_t;
 
@@ -89,9 +91,10 @@ AW_API int aw_http_listener_port(int fd);
 AW_API int aw_http_server_start(aw_http_server_t *srv, int fd);
 
 /*
- * Begins a graceful stop: no new connections are accepted, idle ones are
- * closed, responses in flight get `Connection: close`, and connections
- * still busy after `grace_ms` are closed. Returns at once; the server's
+ * Begins a graceful stop: every response from now on says `Connection:
+ * close`; after the config's drain_delay_ms (0: at once) no new connections
+ * are accepted and idle ones are closed; connections still busy `grace_ms`
+ * after that are closed. Returns at once; the server's
  * tasks end on their own (the loop then runs dry). A second call with
  * grace_ms 0 stops at once. Loop thread.
  */
@@ -99,6 +102,9 @@ AW_API void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms);
 
 /* True once a shutdown was asked for (handlers may answer "draining" on readiness paths). */
 AW_API bool aw_http_server_draining(const aw_http_server_t *srv);
+
+/* True until a stop has ended accepting (after the drain delay). */
+AW_API bool aw_http_server_accepting(const aw_http_server_t *srv);
 
 /* Open connections (idle and busy). */
 AW_API size_t aw_http_server_connections(const aw_http_server_t *srv);

@@ -46,7 +46,7 @@ AW_API void aw_server_options_init(aw_server_options_t *o);
 /*
  * Parses uvicorn-style options into `o` (the values are borrowed from
  * argv): --host --port --workers --backlog --log-level --access-log[=clf|json]
- * --timeout-keep-alive (s) --limit-concurrency --graceful-timeout (s)
+ * --timeout-keep-alive (s) --limit-concurrency --graceful-timeout (s) --drain-delay (s)
  * --readiness-path --watchdog-ms (0: off) --server-header, and the limits
  * --max-head-bytes --max-headers --max-body-bytes --header-timeout
  * --body-timeout --write-timeout (s, fractions allowed). Returns 0; 1 after

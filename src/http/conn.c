@@ -68,7 +68,7 @@ static void conn_free(struct aw__conn *c) {
     if (srv->nconns-- == srv->cfg.max_connections)
         aw_event_set(&srv->room);
     free(c);
-    if (srv->draining && !srv->conns)
+    if (srv->stopping && !srv->conns)
         aw_timer_stop(&srv->grace_timer); /* nothing left to wait for */
 }
 
@@ -103,7 +103,7 @@ static void conn_idle(struct aw__conn *c) {
     aw_http_server_t *srv = c->srv;
     c->busy = false;
     c->task = NULL;
-    if (srv->draining || aw__fd_watch(srv->loop, c->fd, conn_wake, c) < 0) {
+    if (srv->stopping || aw__fd_watch(srv->loop, c->fd, conn_wake, c) < 0) {
         conn_free(c);
         return;
     }
@@ -426,7 +426,7 @@ static int read_head(aw_http_req_t *r) {
         }
         if (r->start == r->end) {
             /* Between requests: answer what we owe before waiting. */
-            if (aw__http_flush(r) < 0 || srv->draining) {
+            if (aw__http_flush(r) < 0 || srv->stopping) {
                 result = -1;
                 break;
             }
@@ -656,6 +656,8 @@ int aw_http_server_start(aw_http_server_t *srv, int fd) {
     srv->lfd = fd;
     aw_timer_init(loop, &srv->grace_timer);
     srv->grace_timer.data = srv;
+    aw_timer_init(loop, &srv->drain_timer);
+    srv->drain_timer.data = srv;
     srv->acceptor = aw_loop_spawn(loop, accept_main, srv);
     if (!srv->acceptor) {
         close(fd);
@@ -674,15 +676,9 @@ static void grace_over(aw_timer_t *t) {
             aw_cancel(c->task);
 }
 
-void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms) {
-    if (srv->draining) {
-        if (grace_ms == 0) {
-            aw_timer_stop(&srv->grace_timer);
-            grace_over(&srv->grace_timer);
-        }
-        return;
-    }
-    srv->draining = true;
+/* Stops accepting, closes idle connections, and gives busy ones `grace_ms`. */
+static void begin_stop(aw_http_server_t *srv, uint32_t grace_ms) {
+    srv->stopping = true;
     if (srv->acceptor)
         aw_cancel(srv->acceptor);
     struct aw__conn *next;
@@ -697,9 +693,39 @@ void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms) {
         aw_timer_start(&srv->grace_timer, grace_over, grace_ms, 0);
 }
 
+static void drain_over(aw_timer_t *t) {
+    aw_http_server_t *srv = t->data;
+    begin_stop(srv, srv->grace_pending);
+}
+
+void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms) {
+    if (srv->draining) {
+        if (grace_ms == 0) {
+            aw_timer_stop(&srv->drain_timer);
+            aw_timer_stop(&srv->grace_timer);
+            if (!srv->stopping)
+                begin_stop(srv, 0);
+            else
+                grace_over(&srv->grace_timer);
+        }
+        return;
+    }
+    srv->draining = true;
+    if (srv->cfg.drain_delay_ms && grace_ms) {
+        srv->grace_pending = grace_ms;
+        aw_timer_start(&srv->drain_timer, drain_over, srv->cfg.drain_delay_ms, 0);
+        return;
+    }
+    begin_stop(srv, grace_ms);
+}
+
 void aw_http_server_on_done(aw_http_server_t *srv, aw_http_done_cb cb, void *data) {
     srv->on_done = cb;
     srv->on_done_data = data;
+}
+
+bool aw_http_server_accepting(const aw_http_server_t *srv) {
+    return !srv->stopping;
 }
 
 bool aw_http_server_draining(const aw_http_server_t *srv) {
@@ -713,8 +739,10 @@ size_t aw_http_server_connections(const aw_http_server_t *srv) {
 void aw_http_server_free(aw_http_server_t *srv) {
     if (!srv)
         return;
-    if (srv->loop)
+    if (srv->loop) {
         aw_timer_stop(&srv->grace_timer);
+        aw_timer_stop(&srv->drain_timer);
+    }
     if (srv->lfd >= 0)
         close(srv->lfd);
     free(srv);

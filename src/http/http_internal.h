@@ -95,7 +95,10 @@ struct aw_http_server {
     aw_timer_t grace_timer; /* ends a graceful stop */
     aw_http_done_cb on_done;
     void *on_done_data;
-    bool draining;
+    aw_timer_t drain_timer; /* ends the drain delay */
+    uint32_t grace_pending; /* the grace period to start after the drain delay */
+    bool draining;          /* a stop was asked for: responses close their connections */
+    bool stopping;          /* and accepting has stopped: idle connections close */
     char server_line[96];   /* "Server: ...\r\n", or empty */
     size_t server_line_len;
 };

@@ -30,6 +30,8 @@ static const char g_help[] =
     "  --timeout-keep-alive S      close idle keep-alive connections after S seconds [75]\n"
     "  --limit-concurrency N       connections per worker; above it, accepting pauses [10000]\n"
     "  --graceful-timeout S        on SIGTERM, let requests finish for S seconds [30]\n"
+    "  --drain-delay S             on SIGTERM, keep accepting S seconds (answering with\n"
+    "                              Connection: close) before draining [0]\n"
     "  --readiness-path PATH       answer 200 there, and 503 once draining [none]\n"
     "  --watchdog-ms MS            warn when the loop is blocked this long; 0 is off [500]\n"
     "  --server-header NAME        the Server header; empty for none [awaitress]\n"
@@ -53,7 +55,7 @@ static int bad(const char *opt, const char *value, const char *why) {
 /* The options that take a value, so that an unknown one is not asked for a value first. */
 static const char *const g_valued[] = {
     "--host", "--port", "--workers", "--backlog", "--log-level", "--timeout-keep-alive",
-    "--limit-concurrency", "--graceful-timeout", "--readiness-path", "--watchdog-ms",
+    "--limit-concurrency", "--graceful-timeout", "--drain-delay", "--readiness-path", "--watchdog-ms",
     "--server-header", "--max-head-bytes", "--max-headers", "--max-body-bytes",
     "--header-timeout", "--body-timeout", "--write-timeout",
 };
@@ -152,6 +154,8 @@ int aw_server_options_parse(aw_server_options_t *o, int argc, char **argv) {
                 o->http.max_connections = (uint32_t)n;
         } else if (strcmp(name, "--graceful-timeout") == 0) {
             rc = parse_seconds(name, v, &o->graceful_timeout_ms);
+        } else if (strcmp(name, "--drain-delay") == 0) {
+            rc = parse_seconds(name, v, &o->http.drain_delay_ms);
         } else if (strcmp(name, "--readiness-path") == 0) {
             if (v[0] != '/')
                 return bad(name, v, "must start with /");

@@ -139,7 +139,7 @@ static void *worker_main(void *arg) {
         ssize_t n = aw_read(w->sigfd, &si, sizeof(si));
         aw_deadline_exit(&d);
         if (n == AW_ETIMEDOUT) {
-            if (aw_http_server_connections(w->srv) == 0)
+            if (!aw_http_server_accepting(w->srv) && aw_http_server_connections(w->srv) == 0)
                 break;
             continue;
         }
@@ -160,7 +160,7 @@ static void *worker_main(void *arg) {
             w->signals++;
             aw_http_server_shutdown(w->srv, 0);
         }
-        if (aw_http_server_connections(w->srv) == 0)
+        if (!aw_http_server_accepting(w->srv) && aw_http_server_connections(w->srv) == 0)
             break;
     }
     aw_close(w->sigfd);

@@ -90,3 +90,27 @@ def test_readiness_path_200_then_503_while_draining(start_server):
     assert status == 503
     assert body == b"draining\n" and headers["connection"] == "close"
     assert exits_within(srv.proc, 3)[0] == 0
+
+
+def test_drain_delay_keeps_accepting_with_connection_close(start_server):
+    """With --drain-delay, a SIGTERM first keeps serving new connections, each answered with
+    Connection: close and the readiness path with 503, then the worker drains and exits."""
+    import signal as _signal
+    import time as _time
+
+    import httpx as _httpx
+
+    srv = start_server("echo", "--drain-delay", "0.6", "--readiness-path", "/ready")
+    with _httpx.Client(base_url=srv.url) as c:
+        assert c.get("/ready").status_code == 200
+    srv.signal(_signal.SIGTERM)
+    _time.sleep(0.2)
+    with _httpx.Client(base_url=srv.url) as c:  # a new connection, still accepted
+        r = c.get("/plaintext")
+        assert r.status_code == 200
+        assert r.headers["connection"] == "close"
+    with _httpx.Client(base_url=srv.url) as c:
+        assert c.get("/ready").status_code == 503
+    srv.proc.wait(timeout=5)
+    rc, err = srv.stop()
+    assert rc == 0, err
