@@ -69,7 +69,8 @@ static int enqueue_locked(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *ar
 
 static void grant_room_locked(aw_pool_t *pool) {
     struct room_wait *rw = pool->rw_head;
-    if (!rw || pool->qlen >= pool->qcap) {
+    /* While stopping, every waiter is let go (with AW_EPIPE), room or not. */
+    if (!rw || (pool->qlen >= pool->qcap && !pool->stopping)) {
         pthread_cond_signal(&pool->room_cv);
         return;
     }
@@ -346,7 +347,10 @@ int aw_pool_run(aw_pool_t *pool, aw_work_fn fn, void *arg, void **result) {
     if (rc)
         return rc;
     wake_worker(pool, 0);
-    rc = aw__suspend(0, 0);
+    /* A job queued for us by a room hand-over may be done already: its
+     * completion can be drained right behind the hand-over. */
+    while (!pw.completed && rc == 0)
+        rc = aw__suspend(0, 0);
     if (!pw.completed) {
         pthread_mutex_lock(&pool->mu);
         if (w._state == W_QUEUED) { /* never started: take it back */

@@ -366,3 +366,38 @@ TEST(interrupted_task_never_starts_a_job) {
     aw_pool_free(g_cc.pool);
     ASSERT_EQ(atomic_load(&g_cc.started), 0);
 }
+
+static void *empty_job(void *arg) {
+    return arg;
+}
+
+static void *busy_submitter(void *arg) {
+    for (int i = 0; i < 20; i++) {
+        void *r = NULL;
+        ASSERT_EQ(aw_pool_run(g_cc.pool, empty_job, arg, &r), 0);
+        ASSERT_PTR_EQ(r, arg);
+        /* Keep the loop thread busy, so the pool's posts pile up behind it. */
+        uint64_t until = aw_now_ns() + 20000;
+        while (aw_now_ns() < until) {
+        }
+    }
+    return NULL;
+}
+
+static void *handover_race_main(void *arg) {
+    (void)arg;
+    enum { N = 64 };
+    aw_task_t *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = aw_async(busy_submitter, I2P(i + 1));
+    ASSERT_EQ(aw_gather(t, N, NULL), 0);
+    return NULL;
+}
+
+/* A job queued by a room hand-over can finish before the hand-over's post is
+ * drained; its waiter must not then wait for a completion already seen. */
+TEST(job_done_before_its_room_handover_is_seen) {
+    g_cc.pool = aw_pool_new(2, 1);
+    ASSERT_EQ(aw_run(handover_race_main, NULL, NULL), 0);
+    aw_pool_free(g_cc.pool);
+}
