@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test test-aarch64 deps bench-core demo clean
+.PHONY: all build test test-aarch64 deps bench-core bench-http demo clean
 
 all: build
 
@@ -23,6 +23,12 @@ test-aarch64:
 # The core benchmark, pinned to CPU 0 (its pool threads too: the figures are for one core).
 bench-core: build
 	@taskset -c 0 $(BUILD)/bin/bench-core
+
+# The HTTP benchmark (not a test; ~10 minutes): the echo example against a ceiling, nginx,
+# h2o and FastAPI, servers on CPU 0 and wrk on CPU 1. BENCH_HTTP_ARGS="--rounds 5" etc.
+bench-http: build
+	@bash bench/http/install.sh
+	@/usr/bin/python3 bench/http/run.py --build $(BUILD) $(BENCH_HTTP_ARGS)
 
 demo:
 	@echo "The burger shop is not built yet: it comes with the web layer (issue 6)."
