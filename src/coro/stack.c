@@ -64,6 +64,7 @@ struct aw__slab {
     size_t stack_size;
     uint64_t free_mask; /* bit i set: stack i is free */
     bool guarded;       /* every stack has a page-table guard */
+    bool kept;          /* empty, and counted in tl_empty_slabs */
     unsigned nfree;
     struct aw__slab *next, *prev; /* in the thread's list of slabs with free stacks */
     int listed;
@@ -93,6 +94,11 @@ static _Thread_local struct cached *tl_cache;
 static _Thread_local size_t tl_cache_len;
 static _Thread_local struct aw__slab *tl_slabs;
 static _Thread_local struct aw__slab *tl_all_slabs;
+/* Empty slabs kept rather than unmapped: a server whose task count swings
+ * around a multiple of 64 would otherwise map and unmap a slab, and fault
+ * its pages in again, over and over. */
+#define EMPTY_SLABS_KEPT 2
+static _Thread_local unsigned tl_empty_slabs;
 static _Thread_local int tl_ready;
 static _Thread_local void *tl_altstack;
 
@@ -276,6 +282,10 @@ static int slab_take(struct aw__stack *s) {
         slab_link(sl);
     }
     unsigned i = (unsigned)__builtin_ctzll(sl->free_mask);
+    if (sl->kept) { /* an empty slab in use again */
+        tl_empty_slabs--;
+        sl->kept = 0;
+    }
     sl->free_mask &= ~(1ull << i);
     if (--sl->nfree == 0)
         slab_unlink(sl);
@@ -301,6 +311,14 @@ static void slab_give(struct aw__stack *s) {
     sl->free_mask |= 1ull << i;
     sl->nfree++;
     atomic_fetch_sub_explicit(&g_slab_live, 1, memory_order_relaxed);
+    if (sl->nfree == SLAB_STACKS && tl_empty_slabs < EMPTY_SLABS_KEPT &&
+        sl->stack_size == g_stack_size) {
+        tl_empty_slabs++;
+        sl->kept = 1;
+        if (!sl->listed)
+            slab_link(sl);
+        return;
+    }
     if (sl->nfree == SLAB_STACKS) {
         if (sl->listed)
             slab_unlink(sl);

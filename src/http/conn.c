@@ -72,8 +72,19 @@ static void conn_free(struct aw__conn *c) {
         aw_timer_stop(&srv->grace_timer); /* nothing left to wait for */
 }
 
+/*
+ * The idle timer is lazy: going busy does not stop it and going idle does
+ * not move it, which would cost two heap operations per keep-alive request.
+ * When it fires, it checks how long the connection has really been idle.
+ */
 static void idle_timeout(aw_timer_t *t) {
     struct aw__conn *c = t->data;
+    if (c->busy)
+        return; /* the task re-arms it when the connection goes idle again */
+    uint32_t limit = c->served ? c->srv->cfg.keepalive_timeout_ms : c->srv->cfg.header_timeout_ms;
+    uint64_t idle_ms = (c->srv->loop->now_ns - c->idle_since_ns) / 1000000u;
+    if (idle_ms < limit && aw_timer_start(t, idle_timeout, limit - idle_ms, 0) == 0)
+        return;
     conn_free(c);
 }
 
@@ -93,9 +104,7 @@ static int conn_activate(struct aw__conn *c) {
 }
 
 static void conn_wake(void *data) {
-    struct aw__conn *c = data;
-    aw_timer_stop(&c->idle_timer);
-    conn_activate(c);
+    conn_activate(data);
 }
 
 /* Parks a connection with nothing buffered until its next bytes arrive. */
@@ -107,6 +116,9 @@ static void conn_idle(struct aw__conn *c) {
         conn_free(c);
         return;
     }
+    c->idle_since_ns = aw_now_ns();
+    if (aw_timer_active(&c->idle_timer))
+        return; /* armed earlier: it re-arms itself for the rest of this idle spell */
     uint32_t ms = c->served ? srv->cfg.keepalive_timeout_ms : srv->cfg.header_timeout_ms;
     if (aw_timer_start(&c->idle_timer, idle_timeout, ms, 0) < 0)
         conn_free(c);
@@ -251,10 +263,14 @@ static ssize_t fill(aw_http_req_t *r, uint32_t timeout_ms) {
         return rc;
     aw_deadline_t d;
     aw_deadline_enter(&d, timeout_ms);
-    ssize_t n = aw_read(r->fd, r->buf + r->end, r->cap - r->end);
+    size_t room = r->cap - r->end;
+    aw__fd_take_pending(r->srv->loop, r->fd); /* this read takes whatever it announced */
+    ssize_t n = aw_read(r->fd, r->buf + r->end, room);
     aw_deadline_exit(&d);
-    if (n > 0)
+    if (n > 0) {
         r->end += (size_t)n;
+        r->drained = (size_t)n < room;
+    }
     return n;
 }
 
@@ -363,6 +379,7 @@ static void req_init(aw_http_req_t *r, struct aw__conn *c) {
     r->xh_cap = AW__XH_INLINE;
     r->close_after = false;
     r->body_mem = NULL;
+    r->drained = false;
 }
 
 static void req_release(aw_http_req_t *r) {
@@ -431,9 +448,17 @@ static int read_head(aw_http_req_t *r) {
                 break;
             }
             r->start = r->pos = r->end = 0;
+            /* The last read came up short and no edge came since: the socket
+             * is empty, and a read() would only say EAGAIN. Go idle now. */
+            bool edge = aw__fd_take_pending(srv->loop, r->fd);
+            if (r->drained && !edge) {
+                result = 0;
+                break;
+            }
             ssize_t n = read(r->fd, r->buf, r->cap);
             if (n > 0) {
                 r->end = (size_t)n;
+                r->drained = (size_t)n < r->cap;
                 r->hp.base = r->buf;
                 continue;
             }

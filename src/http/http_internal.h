@@ -109,7 +109,8 @@ struct aw__conn {
     bool busy;              /* a task serves it */
     bool served;            /* at least one request answered: idle timeout is keep-alive's */
     aw_task_t *task;        /* while busy */
-    aw_timer_t idle_timer;  /* while not busy */
+    aw_timer_t idle_timer;  /* lazy: see idle_timeout() */
+    uint64_t idle_since_ns;
     struct aw__conn *prev, *next;
     socklen_t peer_len;
     struct sockaddr_storage peer;
@@ -140,6 +141,7 @@ struct aw_http_req {
     char *buf;
     size_t cap, start, head_end, pos, end;
     /* Body. */
+    bool drained; /* the last read() left the socket empty (a short read) */
     int body_state;
     int body_err;
     bool sent_continue;

@@ -179,20 +179,48 @@ static char *put_u64(char *p, uint64_t v) {
     return p;
 }
 
-static bool framing_header(const char *name) {
-    static const char *const reserved[] = {"content-length", "transfer-encoding", "date",
-                                           "server", "connection"};
-    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-        if (aw__str_ieq(name, strlen(name), reserved[i]))
-            return true;
-    return false;
+/* The headers the server writes itself; `n` is strlen(name). */
+static bool framing_header(const char *name, size_t n) {
+    switch (n) {
+    case 4:
+        return aw__str_ieq(name, n, "date");
+    case 6:
+        return aw__str_ieq(name, n, "server");
+    case 10:
+        return aw__str_ieq(name, n, "connection");
+    case 14:
+        return aw__str_ieq(name, n, "content-length");
+    case 17:
+        return aw__str_ieq(name, n, "transfer-encoding");
+    default:
+        return false;
+    }
+}
+
+/* Field names are tokens; values may not hold CR, LF or NUL (strlen stops there). */
+static bool valid_name(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c >= 0x7f || c == ':' || c == '"' || c == '(' || c == ')' || c == ',' ||
+            c == '/' || c == ';' || c == '<' || c == '=' || c == '>' || c == '?' || c == '@' ||
+            c == '[' || c == '\\' || c == ']' || c == '{' || c == '}')
+            return false;
+    }
+    return n > 0;
+}
+
+static bool valid_value(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n')
+            return false;
+    return true;
 }
 
 int aw_http_res_header(aw_http_req_t *r, const char *name, const char *value) {
     if (r->res_state != AW__RES_NONE)
         return AW_EALREADY;
     size_t nl = strlen(name), vl = strlen(value);
-    if (!nl || framing_header(name) || strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n"))
+    if (!valid_name(name, nl) || framing_header(name, nl) || !valid_value(value, vl))
         return AW_EINVAL;
     size_t need = r->xh_len + nl + vl + 4;
     if (need > r->xh_cap) {

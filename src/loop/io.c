@@ -64,6 +64,7 @@ void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events) {
         return;
     struct aw__fdrec *rec = &loop->fds[fd];
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        rec->pending_in = !rec->reader && !rec->watch_cb;
         if (rec->reader) {
             aw__wake(rec->reader, 0);
         } else if (rec->watch_cb) {
@@ -107,6 +108,14 @@ static int wait_edge(int fd, int events) {
     if (rec->writer == t)
         rec->writer = NULL;
     return rc;
+}
+
+bool aw__fd_take_pending(aw_loop_t *loop, int fd) {
+    if ((size_t)fd >= loop->nfds)
+        return false;
+    bool pending = loop->fds[fd].pending_in;
+    loop->fds[fd].pending_in = 0;
+    return pending;
 }
 
 int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), void *data) {

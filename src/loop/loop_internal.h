@@ -61,6 +61,7 @@ struct aw__fdrec {
     void (*watch_cb)(void *data);
     void *watch_data;
     uint8_t registered;
+    uint8_t pending_in; /* an input edge came while nobody waited or watched */
 };
 
 struct aw_loop {
@@ -155,6 +156,13 @@ AW__HIDDEN aw_task_t *aw__spawn_ex(aw_loop_t *loop, aw_task_fn fn, void *arg, si
  * no task. One watch per fd; cb NULL removes it. Returns 0 or -errno.
  */
 AW__HIDDEN int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), void *data);
+
+/*
+ * Returns whether an input edge on `fd` came while no task waited on it and
+ * no watch was armed, and forgets it. A reader that saw a short read and no
+ * such edge knows the socket is empty without another read().
+ */
+AW__HIDDEN bool aw__fd_take_pending(aw_loop_t *loop, int fd);
 
 /* Runs the ready queue (task.c). */
 AW__HIDDEN void aw__run_ready(aw_loop_t *loop);
