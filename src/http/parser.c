@@ -60,11 +60,32 @@ bool aw__str_ieq(const char *s, size_t len, const char *lower) {
     return i == len && lower[i] == '\0';
 }
 
-/* RFC 9110 5.6.2 token characters. */
+/*
+ * Character classes, one byte each, filled once at load time: the checks
+ * below run over every byte of every head, and a table lookup is one
+ * instruction where a chain of comparisons is a dozen.
+ */
+enum { C_TCHAR = 1, C_HOST = 2, C_TARGET = 4, C_VALUE = 8 };
+static unsigned char g_class[256];
+
+__attribute__((constructor)) static void init_classes(void) {
+    for (int c = 0; c < 256; c++) {
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        unsigned char k = 0;
+        if (alnum || (c && strchr("!#$%&'*+-.^_`|~", c)))
+            k |= C_TCHAR; /* RFC 9110 5.6.2 */
+        if (alnum || (c && strchr("-._~!$&'()*+,;=%", c)))
+            k |= C_HOST; /* reg-name, RFC 3986 3.2.2 */
+        if (c > 0x20 && c < 0x7f && c != '#')
+            k |= C_TARGET;
+        if (c == '\t' || (c >= 0x20 && c != 0x7f))
+            k |= C_VALUE; /* field-vchar, SP, HTAB, obs-text */
+        g_class[c] = k;
+    }
+}
+
 static bool is_tchar(unsigned char c) {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr(extra, c));
+    return g_class[c] & C_TCHAR;
 }
 
 static size_t head_limit_used(const struct aw__hparse *hp, const char *at, size_t len) {
@@ -129,20 +150,24 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     return 0;
 }
 
+/* Checks a field's value; `name` too when `check_name` (headers checked it already). */
 static int check_field(struct aw__hparse *hp, const char *name, size_t nlen, const char *value,
-                       size_t vlen) {
-    if (nlen == 0)
-        return fail(hp, 400, "empty header field name");
-    for (size_t i = 0; i < nlen; i++)
-        if (!is_tchar((unsigned char)name[i]))
-            return fail(hp, 400, "invalid character in header field name");
+                       size_t vlen, bool check_name) {
+    if (check_name) {
+        if (nlen == 0)
+            return fail(hp, 400, "empty header field name");
+        for (size_t i = 0; i < nlen; i++)
+            if (!is_tchar((unsigned char)name[i]))
+                return fail(hp, 400, "invalid character in header field name");
+    }
     for (size_t i = 0; i < vlen; i++) {
         unsigned char c = (unsigned char)value[i];
-        /* CR or LF inside a value is obs-fold (or a bare line break). */
-        if (c == '\r' || c == '\n')
-            return fail(hp, 400, "obsolete line folding in header field");
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
+        if (!(g_class[c] & C_VALUE)) {
+            /* CR or LF inside a value is obs-fold (or a bare line break). */
+            if (c == '\r' || c == '\n')
+                return fail(hp, 400, "obsolete line folding in header field");
             return fail(hp, 400, "control character in header field value");
+        }
     }
     return 0;
 }
@@ -155,7 +180,7 @@ static int on_header_value_complete(llhttp_t *p) {
     while (f->value_len && (value[f->value_len - 1] == ' ' || value[f->value_len - 1] == '\t'))
         f->value_len--;
     hp->last_cb = CB_NONE;
-    return check_field(hp, name, f->name_len, value, f->value_len);
+    return check_field(hp, name, f->name_len, value, f->value_len, false);
 }
 
 /* The name is complete: check it now, the value may never get a callback. */
@@ -163,6 +188,8 @@ static int on_header_field_complete(llhttp_t *p) {
     struct aw__hparse *hp = HP(p);
     struct aw__hfield *f = &hp->fields[hp->nfields - 1];
     const char *name = hp->base + f->name_off;
+    if (f->name_len == 0)
+        return fail(hp, 400, "empty header field name");
     for (size_t i = 0; i < f->name_len; i++)
         if (!is_tchar((unsigned char)name[i]))
             return fail(hp, 400, "invalid character in header field name");
@@ -201,11 +228,9 @@ static int check_target(struct aw__hparse *hp) {
     size_t n = hp->target_len;
     if (n == 0)
         return fail(hp, 400, "empty request target");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)t[i];
-        if (c <= 0x20 || c >= 0x7f || c == '#')
+    for (size_t i = 0; i < n; i++)
+        if (!(g_class[(unsigned char)t[i]] & C_TARGET))
             return fail(hp, 400, "invalid character in request target");
-    }
     if (t[0] == '/')
         return 0;
     if (n == 1 && t[0] == '*')
@@ -238,13 +263,9 @@ static bool valid_host(const char *h, size_t n) {
                 return false;
         i = (size_t)(close - h) + 1;
     } else {
-        static const char ok[] = "-._~!$&'()*+,;=%";
-        for (; i < n && h[i] != ':'; i++) {
-            char c = h[i];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  strchr(ok, c)))
+        for (; i < n && h[i] != ':'; i++)
+            if (!(g_class[(unsigned char)h[i]] & C_HOST))
                 return false;
-        }
     }
     if (i == n)
         return true;
@@ -550,7 +571,7 @@ static int trailer_line(struct aw__hparse *hp, const char *p, const char *end) {
     const char *colon = memchr(p, ':', (size_t)(end - p));
     if (!colon)
         return body_fail(hp, 400, "trailer field without a colon");
-    if (check_field(hp, p, (size_t)(colon - p), colon + 1, (size_t)(end - colon - 1)))
+    if (check_field(hp, p, (size_t)(colon - p), colon + 1, (size_t)(end - colon - 1), true))
         return -hp->status;
     return 0;
 }

@@ -112,7 +112,10 @@ AW__HIDDEN void aw__access_log_stop(aw__access_log_t *log);
 struct aw__inflight {
     struct aw__inflight *prev, *next;
     uint64_t start_ns;
-    char route[AW__ROUTE_MAX];
+    uint64_t task_id;   /* the task serving it: matched against aw_loop_running_task_id */
+    size_t route_len;
+    bool cut; /* the path was longer than the record */
+    char route[AW__ROUTE_MAX]; /* raw bytes; made printable only when reported */
 };
 
 /*

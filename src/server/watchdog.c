@@ -27,21 +27,44 @@ static uint32_t tick_ms(uint32_t threshold_ms) {
     return t < 5 ? 5 : t > 100 ? 100 : t;
 }
 
+/* "METHOD /path" of a record, printable (it goes to a log line). */
+static int route_text(const struct aw__inflight *r, char *out, size_t cap) {
+    size_t n = 0;
+    for (; n < r->route_len && n + 4 < cap; n++) {
+        unsigned char c = (unsigned char)r->route[n];
+        out[n] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+    }
+    if (r->cut && n + 4 <= cap) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+    return (int)n;
+}
+
 void aw__watchdog_culprit(aw__watchdog_t *wd, uint64_t busy_since_ns, char *out, size_t cap) {
+    uint64_t running = wd->loop ? aw_loop_running_task_id(wd->loop) : 0;
     pthread_mutex_lock(&wd->lock);
-    struct aw__inflight *latest = wd->inflight;
-    if (!latest) {
+    struct aw__inflight *latest = wd->inflight, *match = NULL;
+    for (struct aw__inflight *r = latest; r && running; r = r->next)
+        if (r->task_id == running)
+            match = r;
+    if (match) {
+        route_text(match, out, cap); /* the task holding the loop right now */
+    } else if (!latest) {
         snprintf(out, cap, "no request (a task or timer outside the handlers)");
     } else if (latest->start_ns >= busy_since_ns || wd->ninflight == 1) {
-        snprintf(out, cap, "%s", latest->route);
+        route_text(latest, out, cap);
     } else {
         /* Some handler resumed and blocked; we cannot tell which. */
         int n = snprintf(out, cap, "one of %zu requests in flight:", wd->ninflight);
         size_t listed = 0;
-        for (struct aw__inflight *r = latest; r && listed < 3 && n > 0 && (size_t)n < cap;
-             r = r->next, listed++)
-            n += snprintf(out + n, cap - (size_t)n, "%s %s", listed ? "," : "", r->route);
-        if (listed < wd->ninflight && n > 0 && (size_t)n < cap)
+        for (struct aw__inflight *r = latest; r && listed < 3 && n > 0 && (size_t)n + 8 < cap;
+             r = r->next, listed++) {
+            n += snprintf(out + n, cap - (size_t)n, "%s ", listed ? "," : "");
+            n += route_text(r, out + n, cap - (size_t)n);
+        }
+        if (listed < wd->ninflight && n > 0 && (size_t)n + 6 < cap)
             snprintf(out + n, cap - (size_t)n, ", ...");
     }
     pthread_mutex_unlock(&wd->lock);
@@ -131,27 +154,20 @@ void aw__watchdog_stop(aw__watchdog_t *wd) {
 
 void aw__watchdog_enter(aw__watchdog_t *wd, struct aw__inflight *rec, const char *method,
                         aw_str_t path, uint64_t now_ns) {
-    /* The record is not shared yet: fill it before taking the lock. This runs
-     * for every request, hence copies by hand rather than snprintf. */
+    /* The record is not shared yet: fill it before taking the lock. This
+     * runs for every request, so it copies raw bytes; making them printable
+     * waits until a report needs them. */
     rec->start_ns = now_ns;
-    const size_t max = sizeof(rec->route) - 1;
-    size_t at = 0;
-    for (; method[at] && at < 16; at++)
-        rec->route[at] = method[at];
-    rec->route[at++] = ' ';
-    size_t len = path.len;
-    bool cut = len > max - at;
-    if (cut)
-        len = max - at - 3;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)path.ptr[i];
-        rec->route[at++] = c < 0x20 || c >= 0x7f ? '?' : (char)c; /* it goes to a log line */
-    }
-    if (cut) {
-        memcpy(rec->route + at, "...", 3);
-        at += 3;
-    }
-    rec->route[at] = '\0';
+    aw_task_t *t = aw_task_current();
+    rec->task_id = t ? aw_task_id(t) : 0;
+    size_t m = strnlen(method, 16), n = path.len;
+    if (m + 1 + n > sizeof(rec->route))
+        n = sizeof(rec->route) - m - 1;
+    memcpy(rec->route, method, m);
+    rec->route[m] = ' ';
+    memcpy(rec->route + m + 1, path.ptr, n);
+    rec->route_len = m + 1 + n;
+    rec->cut = n < path.len;
     rec->prev = NULL;
     pthread_mutex_lock(&wd->lock);
     rec->next = wd->inflight;
