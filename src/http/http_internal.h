@@ -75,6 +75,10 @@ AW__HIDDEN int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t l
 /* The connection may carry another request after this one. */
 AW__HIDDEN bool aw__hparse_keep_alive(const struct aw__hparse *hp);
 
+/* Byte classes for the parser and the writer (filled at load time by parser.c). */
+enum { C_TCHAR = 1, C_HOST = 2, C_TARGET = 4, C_VALUE = 8 };
+extern AW__HIDDEN unsigned char aw__http_class[256];
+
 /* Case-insensitive compare of a span with a NUL-terminated lower-case name. */
 AW__HIDDEN bool aw__str_ieq(const char *s, size_t len, const char *lower);
 

@@ -65,8 +65,8 @@ bool aw__str_ieq(const char *s, size_t len, const char *lower) {
  * below run over every byte of every head, and a table lookup is one
  * instruction where a chain of comparisons is a dozen.
  */
-enum { C_TCHAR = 1, C_HOST = 2, C_TARGET = 4, C_VALUE = 8 };
-static unsigned char g_class[256];
+unsigned char aw__http_class[256];
+#define g_class aw__http_class
 
 __attribute__((constructor)) static void init_classes(void) {
     for (int c = 0; c < 256; c++) {

@@ -199,13 +199,9 @@ static bool framing_header(const char *name, size_t n) {
 
 /* Field names are tokens; values may not hold CR, LF or NUL (strlen stops there). */
 static bool valid_name(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c >= 0x7f || c == ':' || c == '"' || c == '(' || c == ')' || c == ',' ||
-            c == '/' || c == ';' || c == '<' || c == '=' || c == '>' || c == '?' || c == '@' ||
-            c == '[' || c == '\\' || c == ']' || c == '{' || c == '}')
+    for (size_t i = 0; i < n; i++)
+        if (!(aw__http_class[(unsigned char)s[i]] & C_TCHAR))
             return false;
-    }
     return n > 0;
 }
 
