@@ -33,6 +33,7 @@
 #define REQ_EXTRA ((sizeof(struct aw_http_req) + 15) & ~(size_t)15)
 #define DRAIN_MAX (64 * 1024) /* unread body we swallow to keep a connection */
 #define LINGER_MS 2000         /* reading after an error response, so it is not reset away */
+#define PARK_MS 200            /* a task waits this long (to twice it) for a next request */
 
 void aw_http_config_init(aw_http_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
@@ -100,6 +101,7 @@ static int conn_activate(struct aw__conn *c) {
     aw_detach(t);
     c->busy = true;
     c->task = t;
+    c->idle_since_ns = 0;
     return 0;
 }
 
@@ -116,7 +118,14 @@ static void conn_idle(struct aw__conn *c) {
         conn_free(c);
         return;
     }
-    c->idle_since_ns = aw_now_ns();
+    if (aw__fd_take_pending(srv->loop, c->fd)) {
+        /* Bytes came while the task was on its way out: serve them now. */
+        aw__fd_watch(srv->loop, c->fd, NULL, NULL);
+        conn_activate(c);
+        return;
+    }
+    if (!c->idle_since_ns)
+        c->idle_since_ns = aw_now_ns(); /* unless a park already started the idle spell */
     if (aw_timer_active(&c->idle_timer))
         return; /* armed earlier: it re-arms itself for the rest of this idle spell */
     uint32_t ms = c->served ? srv->cfg.keepalive_timeout_ms : srv->cfg.header_timeout_ms;
@@ -410,6 +419,62 @@ static void linger(aw_http_req_t *r) {
 }
 
 /*
+ * Parking: between two requests a busy connection's task usually just waits
+ * for the next one (a keep-alive client answers within milliseconds), which
+ * costs less than ending the task and spawning a new one when bytes come.
+ * A parked task keeps its stack, so a sweeper timer cancels tasks parked
+ * for PARK_MS or more: their connections then go idle the cheap way.
+ */
+static void park_sweep(aw_timer_t *t) {
+    aw_http_server_t *srv = t->data;
+    uint64_t now = srv->loop->now_ns;
+    for (struct aw__conn *c = srv->parked_head; c; c = c->park_next) {
+        if (now - c->idle_since_ns < (uint64_t)PARK_MS * 1000000u)
+            break; /* oldest first: the rest are younger */
+        aw_cancel(c->task);
+    }
+    if (!srv->parked_head)
+        aw_timer_stop(t);
+}
+
+static void park_unlink(aw_http_server_t *srv, struct aw__conn *c) {
+    if (c->park_prev)
+        c->park_prev->park_next = c->park_next;
+    else
+        srv->parked_head = c->park_next;
+    if (c->park_next)
+        c->park_next->park_prev = c->park_prev;
+    else
+        srv->parked_tail = c->park_prev;
+    c->parked = false;
+}
+
+/* Waits for the next request's bytes. Returns true when they came. */
+static bool park(aw_http_req_t *r) {
+    aw_http_server_t *srv = r->srv;
+    struct aw__conn *c = r->conn;
+    if (srv->stopping || aw_cancelled())
+        return false;
+    c->idle_since_ns = srv->loop->now_ns;
+    c->parked = true;
+    c->park_next = NULL;
+    c->park_prev = srv->parked_tail;
+    if (srv->parked_tail)
+        srv->parked_tail->park_next = c;
+    else
+        srv->parked_head = c;
+    srv->parked_tail = c;
+    if (!aw_timer_active(&srv->park_timer))
+        aw_timer_start(&srv->park_timer, park_sweep, PARK_MS, PARK_MS);
+    int rc = aw__wait_edge(r->fd, AW_READABLE);
+    park_unlink(srv, c);
+    if (rc < 0)
+        return false; /* swept, stopping, or closed: go idle */
+    c->idle_since_ns = 0;
+    return true;
+}
+
+/*
  * Reads until a complete head is parsed. Returns AW__HP_HEAD/AW__HP_DONE,
  * 0 when the connection should go idle (nothing of a request arrived),
  * or -1 when it should close (an error was queued, or the peer left).
@@ -451,7 +516,7 @@ static int read_head(aw_http_req_t *r) {
             /* The last read came up short and no edge came since: the socket
              * is empty, and a read() would only say EAGAIN. Go idle now. */
             bool edge = aw__fd_take_pending(srv->loop, r->fd);
-            if (r->drained && !edge) {
+            if (r->drained && !edge && !park(r)) {
                 result = 0;
                 break;
             }
@@ -683,6 +748,9 @@ int aw_http_server_start(aw_http_server_t *srv, int fd) {
     srv->grace_timer.data = srv;
     aw_timer_init(loop, &srv->drain_timer);
     srv->drain_timer.data = srv;
+    aw_timer_init(loop, &srv->park_timer);
+    srv->park_timer.data = srv;
+    srv->park_timer._keeps_loop = false;
     srv->acceptor = aw_loop_spawn(loop, accept_main, srv);
     if (!srv->acceptor) {
         close(fd);
@@ -706,6 +774,8 @@ static void begin_stop(aw_http_server_t *srv, uint32_t grace_ms) {
     srv->stopping = true;
     if (srv->acceptor)
         aw_cancel(srv->acceptor);
+    for (struct aw__conn *c = srv->parked_head; c; c = c->park_next)
+        aw_cancel(c->task); /* parked: between requests, as good as idle */
     struct aw__conn *next;
     for (struct aw__conn *c = srv->conns; c; c = next) {
         next = c->next;
@@ -767,6 +837,7 @@ void aw_http_server_free(aw_http_server_t *srv) {
     if (srv->loop) {
         aw_timer_stop(&srv->grace_timer);
         aw_timer_stop(&srv->drain_timer);
+        aw_timer_stop(&srv->park_timer);
     }
     if (srv->lfd >= 0)
         close(srv->lfd);

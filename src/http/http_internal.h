@@ -100,6 +100,8 @@ struct aw_http_server {
     aw_http_done_cb on_done;
     void *on_done_data;
     aw_timer_t drain_timer; /* ends the drain delay */
+    aw_timer_t park_timer;  /* sends long-parked connections to idle */
+    struct aw__conn *parked_head, *parked_tail; /* oldest first */
     uint32_t grace_pending; /* the grace period to start after the drain delay */
     bool draining;          /* a stop was asked for: responses close their connections */
     bool stopping;          /* and accepting has stopped: idle connections close */
@@ -115,6 +117,8 @@ struct aw__conn {
     aw_task_t *task;        /* while busy */
     aw_timer_t idle_timer;  /* lazy: see idle_timeout() */
     uint64_t idle_since_ns;
+    bool parked;            /* its task waits for the next request (see park()) */
+    struct aw__conn *park_prev, *park_next;
     struct aw__conn *prev, *next;
     socklen_t peer_len;
     struct sockaddr_storage peer;

@@ -64,7 +64,10 @@ void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events) {
         return;
     struct aw__fdrec *rec = &loop->fds[fd];
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        rec->pending_in = !rec->reader && !rec->watch_cb;
+        /* Remember an edge nobody takes now: no task waits (or the one that
+         * did was already woken for another reason), and no watch is armed. */
+        rec->pending_in = !rec->watch_cb &&
+                          !(rec->reader && rec->reader->state == AW__TASK_WAITING);
         if (rec->reader) {
             aw__wake(rec->reader, 0);
         } else if (rec->watch_cb) {
@@ -79,7 +82,7 @@ void aw__fd_event(aw_loop_t *loop, int fd, uint32_t events) {
 }
 
 /* Waits for the next edge on `fd`: only right after a call returned EAGAIN. */
-static int wait_edge(int fd, int events) {
+int aw__wait_edge(int fd, int events) {
     aw_task_t *t = aw_task_current();
     assert(t && "aw_wait_fd() outside a task");
     assert(events & (AW_READABLE | AW_WRITABLE));
@@ -137,7 +140,7 @@ int aw_wait_fd(int fd, int events) {
                                                    ((events & AW_WRITABLE) ? POLLOUT : 0))};
     if (fd >= 0 && poll(&p, 1, 0) == 1 && !(p.revents & POLLNVAL))
         return aw__check_interrupt();
-    return wait_edge(fd, events);
+    return aw__wait_edge(fd, events);
 }
 
 ssize_t aw_read(int fd, void *buf, size_t len) {
@@ -149,7 +152,7 @@ ssize_t aw_read(int fd, void *buf, size_t len) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = wait_edge(fd, AW_READABLE);
+        int rc = aw__wait_edge(fd, AW_READABLE);
         if (rc < 0)
             return rc;
     }
@@ -169,7 +172,7 @@ ssize_t aw_write(int fd, const void *buf, size_t len) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = wait_edge(fd, AW_WRITABLE);
+        int rc = aw__wait_edge(fd, AW_WRITABLE);
         if (rc < 0)
             return rc;
     }
@@ -185,7 +188,7 @@ int aw_accept(int listen_fd, struct sockaddr *addr, socklen_t *addrlen) {
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = wait_edge(listen_fd, AW_READABLE);
+        int rc = aw__wait_edge(listen_fd, AW_READABLE);
         if (rc < 0)
             return rc;
     }
@@ -196,7 +199,7 @@ int aw_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
-    int rc = wait_edge(fd, AW_WRITABLE);
+    int rc = aw__wait_edge(fd, AW_WRITABLE);
     if (rc < 0)
         return rc;
     int err = 0;

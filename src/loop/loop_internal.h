@@ -164,6 +164,12 @@ AW__HIDDEN int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), voi
  */
 AW__HIDDEN bool aw__fd_take_pending(aw_loop_t *loop, int fd);
 
+/*
+ * aw_wait_fd() without its poll(): waits for the next edge, so call it only
+ * right after a read or write said EAGAIN (or a short read drained the fd).
+ */
+AW__HIDDEN int aw__wait_edge(int fd, int events);
+
 /* Runs the ready queue (task.c). */
 AW__HIDDEN void aw__run_ready(aw_loop_t *loop);
 
