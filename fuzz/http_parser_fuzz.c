@@ -12,12 +12,12 @@
 
 #include "../src/http/http_internal.h"
 
-static int run(const char *data, size_t len, size_t step) {
+static int run_with(struct aw__hparse *hpp, const char *data, size_t len, size_t step) {
+#define hp (*hpp)
     static aw_http_config_t cfg;
-    static struct aw__hfield fields[AW__HTTP_FIELDS_MAX];
+    static struct aw__hfield fields[AW__HTTP_FIELDS_INLINE];
     aw_http_config_init(&cfg);
-    struct aw__hparse hp;
-    aw__hparse_begin(&hp, &cfg, fields, data);
+    aw__hparse_begin(&hp, &cfg, fields, AW__HTTP_FIELDS_INLINE, data);
     size_t pos = 0, avail = 0;
     int rc = AW__HP_MORE;
     char out[4096];
@@ -41,6 +41,14 @@ static int run(const char *data, size_t len, size_t step) {
             avail = avail + step < len ? avail + step : len;
         }
     }
+    return rc;
+#undef hp
+}
+
+static int run(const char *data, size_t len, size_t step) {
+    struct aw__hparse hp;
+    int rc = run_with(&hp, data, len, step);
+    aw__hparse_release(&hp);
     return rc;
 }
 

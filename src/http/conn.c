@@ -389,9 +389,11 @@ static void req_init(aw_http_req_t *r, struct aw__conn *c) {
     r->close_after = false;
     r->body_mem = NULL;
     r->drained = false;
+    r->hp.fields_heap = false; /* the extra bytes are not zeroed: nothing to free yet */
 }
 
 static void req_release(aw_http_req_t *r) {
+    aw__hparse_release(&r->hp);
     if (r->buf != r->in_inline)
         free(r->buf);
     if (r->out != r->out_inline)
@@ -481,7 +483,8 @@ static bool park(aw_http_req_t *r) {
  */
 static int read_head(aw_http_req_t *r) {
     aw_http_server_t *srv = r->srv;
-    aw__hparse_begin(&r->hp, &srv->cfg, r->fields, r->buf + r->start);
+    aw__hparse_release(&r->hp);
+    aw__hparse_begin(&r->hp, &srv->cfg, r->fields, AW__HTTP_FIELDS_INLINE, r->buf + r->start);
     r->method[0] = '\0';
     r->start_ns = srv->loop->now_ns;
     r->pos = r->start;

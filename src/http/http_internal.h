@@ -9,8 +9,8 @@
 #include "../loop/loop_internal.h"
 #include "awaitress/http.h"
 
-/* The most header fields any configuration may allow (the table is on the task's stack). */
-#define AW__HTTP_FIELDS_MAX 256
+/* Header fields held in the request's own table; more go to a heap table. */
+#define AW__HTTP_FIELDS_INLINE 32
 
 /* A header field as offsets from the start of its request in the read buffer. */
 struct aw__hfield {
@@ -33,7 +33,8 @@ struct aw__hparse {
     const aw_http_config_t *cfg;
     const char *base; /* the request's first byte */
     struct aw__hfield *fields;
-    uint32_t nfields;
+    uint32_t nfields, fields_cap;
+    bool fields_heap; /* fields was grown on the heap: aw__hparse_release frees it */
     uint32_t method_len;
     uint32_t target_off, target_len;
     uint32_t host_count;
@@ -52,9 +53,16 @@ struct aw__hparse {
 /* Body decoder states. */
 enum { B_LENGTH, B_SIZE_LINE, B_DATA, B_DATA_END, B_TRAILERS };
 
-/* Prepares `hp` for a new request that starts at `base`. `fields` holds AW__HTTP_FIELDS_MAX. */
+/*
+ * Prepares `hp` for a new request that starts at `base`, with `fields`
+ * (room for `cap`) as its first header table. Call aw__hparse_release()
+ * when the request is done.
+ */
 AW__HIDDEN void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *cfg,
-                                 struct aw__hfield *fields, const char *base);
+                                 struct aw__hfield *fields, uint32_t cap, const char *base);
+
+/* Frees a header table that grew on the heap. Safe on a released or zeroed parser. */
+AW__HIDDEN void aw__hparse_release(struct aw__hparse *hp);
 
 /*
  * Feeds head bytes [data, data+len), which continue the ones fed before in
@@ -138,7 +146,7 @@ enum { AW__RES_NONE, AW__RES_CHUNKED, AW__RES_RAW, AW__RES_DONE };
  * first (lowest addresses); the buffers last, nearest the top.
  */
 struct aw_http_req {
-    struct aw__hfield fields[AW__HTTP_FIELDS_MAX];
+    struct aw__hfield fields[AW__HTTP_FIELDS_INLINE];
     struct aw__hparse hp;
     aw_http_server_t *srv;
     struct aw__conn *conn;

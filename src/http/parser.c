@@ -29,6 +29,7 @@
  * of a bodyless message, so a handler runs between requests and pipelined
  * requests are parsed one at a time.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_internal.h"
@@ -126,8 +127,21 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     if (head_limit_used(hp, at, len) > hp->cfg->max_head_bytes)
         return fail(hp, 431, "request header section too large");
     if (hp->last_cb != CB_FIELD) { /* a new field starts */
-        if (hp->nfields >= hp->cfg->max_headers || hp->nfields >= AW__HTTP_FIELDS_MAX)
+        if (hp->nfields >= hp->cfg->max_headers)
             return fail(hp, 431, "too many header fields");
+        if (hp->nfields == hp->fields_cap) {
+            /* Rare: more fields than the inline table holds. */
+            size_t cap = hp->cfg->max_headers;
+            struct aw__hfield *grown = malloc(cap * sizeof(*grown));
+            if (!grown)
+                return fail(hp, 503, "out of memory for header fields");
+            memcpy(grown, hp->fields, hp->nfields * sizeof(*grown));
+            if (hp->fields_heap)
+                free(hp->fields);
+            hp->fields = grown;
+            hp->fields_cap = (uint32_t)cap;
+            hp->fields_heap = true;
+        }
         struct aw__hfield *f = &hp->fields[hp->nfields++];
         f->name_off = (uint32_t)(at - hp->base);
         f->name_len = 0;
@@ -399,10 +413,11 @@ static const llhttp_settings_t g_settings = {
 /* ---- driving llhttp -------------------------------------------------------------------------- */
 
 void aw__hparse_begin(struct aw__hparse *hp, const aw_http_config_t *cfg, struct aw__hfield *fields,
-                      const char *base) {
+                      uint32_t cap, const char *base) {
     memset(hp, 0, sizeof(*hp));
     hp->cfg = cfg;
     hp->fields = fields;
+    hp->fields_cap = cap;
     hp->base = base;
     llhttp_t *p = (llhttp_t *)(void *)hp->ll;
     llhttp_init(p, HTTP_REQUEST, &g_settings);
@@ -679,6 +694,14 @@ int aw__hparse_body(struct aw__hparse *hp, const char *data, size_t len, size_t 
     *used = (size_t)(p - data);
     *produced = made;
     return rc;
+}
+
+void aw__hparse_release(struct aw__hparse *hp) {
+    if (hp->fields_heap)
+        free(hp->fields);
+    hp->fields_heap = false;
+    hp->fields = NULL;
+    hp->nfields = 0;
 }
 
 bool aw__hparse_keep_alive(const struct aw__hparse *hp) {

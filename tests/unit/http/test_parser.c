@@ -35,12 +35,13 @@ static char *slurp(const char *path, size_t *len) {
 }
 
 /* Runs the parser over the request, giving it at most `step` new bytes at a time. */
-static int parse(const struct hcase *c, size_t step, size_t *body_len) {
+static int parse_with(struct aw__hparse *hpp, const struct hcase *c, size_t step,
+                      size_t *body_len) {
+#define hp (*hpp)
     static aw_http_config_t cfg;
-    static struct aw__hfield fields[AW__HTTP_FIELDS_MAX];
+    static struct aw__hfield fields[AW__HTTP_FIELDS_INLINE];
     aw_http_config_init(&cfg);
-    struct aw__hparse hp;
-    aw__hparse_begin(&hp, &cfg, fields, c->req);
+    aw__hparse_begin(&hp, &cfg, fields, AW__HTTP_FIELDS_INLINE, c->req);
     size_t pos = 0, avail = 0;
     int rc = AW__HP_MORE;
     *body_len = 0;
@@ -70,6 +71,15 @@ static int parse(const struct hcase *c, size_t step, size_t *body_len) {
         }
     }
     return 0;
+#undef hp
+}
+
+/* The parser over one case, its heap table (if any) released after. */
+static int parse(const struct hcase *c, size_t step, size_t *body_len) {
+    struct aw__hparse hp;
+    int st = parse_with(&hp, c, step, body_len);
+    aw__hparse_release(&hp);
+    return st;
 }
 
 static void run_case(const void *arg) {
