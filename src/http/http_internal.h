@@ -10,7 +10,7 @@
 #include "awaitress/http.h"
 
 /* Header fields held in the request's own table; more go to a heap table. */
-#define AW__HTTP_FIELDS_INLINE 32
+#define AW__HTTP_FIELDS_INLINE 16
 
 /* A header field as offsets from the start of its request in the read buffer. */
 struct aw__hfield {
@@ -135,9 +135,9 @@ struct aw__conn {
 enum { AW__BODY_NONE, AW__BODY_READING, AW__BODY_DONE, AW__BODY_ERROR };
 enum { AW__RES_NONE, AW__RES_CHUNKED, AW__RES_RAW, AW__RES_DONE };
 
-#define AW__IN_INLINE 2048
-#define AW__OUT_INLINE 1024
-#define AW__XH_INLINE 256
+#define AW__IN_INLINE 1024
+#define AW__OUT_INLINE 512
+#define AW__XH_INLINE 128
 
 /*
  * A busy connection's state, reused for each request it serves. It lives in
@@ -180,6 +180,9 @@ struct aw_http_req {
 
 /* Writes everything buffered for the connection (under the write timeout). Returns 0 or a code. */
 AW__HIDDEN int aw__http_flush(aw_http_req_t *r);
+
+/* Makes room for `len` more output bytes. Returns 0 or AW_ENOMEM. */
+AW__HIDDEN int aw__http_reserve(aw_http_req_t *r, size_t len);
 
 /* Appends bytes to the connection's output, growing it as needed. Returns 0 or AW_ENOMEM. */
 AW__HIDDEN int aw__http_out(aw_http_req_t *r, const void *data, size_t len);

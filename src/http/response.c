@@ -93,7 +93,7 @@ const char *aw__http_date_line(uint64_t now_ns, size_t *len) {
 
 /* ---- output buffer --------------------------------------------------------------------------- */
 
-int aw__http_out(aw_http_req_t *r, const void *data, size_t len) {
+int aw__http_reserve(aw_http_req_t *r, size_t len) {
     if (r->out_len + len > r->out_cap) {
         size_t cap = r->out_cap * 2;
         while (cap < r->out_len + len)
@@ -106,6 +106,13 @@ int aw__http_out(aw_http_req_t *r, const void *data, size_t len) {
         r->out = grown;
         r->out_cap = cap;
     }
+    return 0;
+}
+
+int aw__http_out(aw_http_req_t *r, const void *data, size_t len) {
+    int rc = aw__http_reserve(r, len);
+    if (rc)
+        return rc;
     memcpy(r->out + r->out_len, data, len);
     r->out_len += len;
     return 0;
@@ -266,8 +273,15 @@ static int put_head(aw_http_req_t *r, int status, long long length, bool chunked
                  (length < 0 && !chunked);
     if (close)
         r->close_after = true;
-    char head[512];
-    char *p = head;
+    /* Serialized straight into the output buffer: no copy, and no big
+     * frame on the connection task's stack (it is what a sleeping
+     * connection's memory is made of). The fixed lines take under 256. */
+    const char *reason_end = reason + strlen(reason);
+    size_t need = 256 + (size_t)(reason_end - reason) + srv->server_line_len + r->xh_len;
+    int rc = aw__http_reserve(r, need);
+    if (rc)
+        return rc;
+    char *start = r->out + r->out_len, *p = start;
     p = put(p, "HTTP/1.1 ", 9);
     if (status < 100 || status > 999)
         status = 500;
@@ -275,7 +289,7 @@ static int put_head(aw_http_req_t *r, int status, long long length, bool chunked
     *p++ = (char)('0' + status / 10 % 10);
     *p++ = (char)('0' + status % 10);
     *p++ = ' ';
-    p = put(p, reason, strlen(reason));
+    p = put(p, reason, (size_t)(reason_end - reason));
     p = put(p, "\r\n", 2);
     p = put(p, srv->server_line, srv->server_line_len);
     p = put(p, date, date_len);
@@ -290,12 +304,10 @@ static int put_head(aw_http_req_t *r, int status, long long length, bool chunked
         p = put(p, "Connection: close\r\n", 19);
     else if (r->hp.version == 10)
         p = put(p, "Connection: keep-alive\r\n", 24);
-    int rc = aw__http_out(r, head, (size_t)(p - head));
-    if (!rc && r->xh_len)
-        rc = aw__http_out(r, r->xh, r->xh_len);
-    if (!rc)
-        rc = aw__http_out(r, "\r\n", 2);
-    return rc;
+    p = put(p, r->xh, r->xh_len);
+    p = put(p, "\r\n", 2);
+    r->out_len += (size_t)(p - start);
+    return 0;
 }
 
 int aw_http_respond(aw_http_req_t *r, int status, const void *body, size_t len) {
