@@ -409,29 +409,40 @@ def callgrind_total(path):
 COUNTED_CASES = [("plaintext", 1, 20, 100), ("pipelined", DEPTH, 5, 25)]  # depth, rounds lo/hi
 
 
+def measure_counted(setup, tool, n, case, depth, rounds, tries=3):
+    """One counted run: (requests, total, per-call counts). Retried: a server stopped while
+    valgrind is still starting up or writing can leave no totals behind."""
+    for attempt in range(1, tries + 1):
+        out = os.path.join(setup.scratch, f"{tool}-{n}-{case}-{rounds}-{attempt}.out")
+        if tool == "callgrind":
+            wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                    "--dump-instr=no", "--collect-jumps=no"]
+        else:
+            wrap = ["strace", "-f", "-c", "-o", out, "--"]
+        s = setup.make(n, wrap=wrap, single=True)
+        s.start(timeout=120)
+        try:
+            reqs = loadgen.drive(s.port, "/plaintext", CONNS, depth, rounds)
+        finally:
+            s.stop(timeout=120)
+        try:
+            if tool == "callgrind":
+                return (reqs, callgrind_total(out), None)
+            calls = parse_strace(out)
+            return (reqs, calls.pop("total"), calls)
+        except (RuntimeError, KeyError, OSError) as e:
+            if attempt == tries:
+                raise
+            log(f"{tool} {n} {case}: {e}; trying again")
+
+
 def run_counted(setup, tool, results, servers=("ceiling", "awaitress", "nginx")):
     """Instructions (callgrind) or system calls (strace) per request, by difference."""
     for case, depth, lo, hi in COUNTED_CASES:
         for n in servers:
             vals = {}
             for rounds in (lo, hi):
-                out = os.path.join(setup.scratch, f"{tool}-{n}-{case}-{rounds}.out")
-                if tool == "callgrind":
-                    wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            "--dump-instr=no", "--collect-jumps=no"]
-                else:
-                    wrap = ["strace", "-f", "-c", "-o", out, "--"]
-                s = setup.make(n, wrap=wrap, single=True)
-                s.start(timeout=120)
-                try:
-                    reqs = loadgen.drive(s.port, "/plaintext", CONNS, depth, rounds)
-                finally:
-                    s.stop(timeout=120)
-                if tool == "callgrind":
-                    vals[rounds] = (reqs, callgrind_total(out), None)
-                else:
-                    calls = parse_strace(out)
-                    vals[rounds] = (reqs, calls.pop("total"), calls)
+                vals[rounds] = measure_counted(setup, tool, n, case, depth, rounds)
             (r1, c1, b1), (r2, c2, b2) = vals[lo], vals[hi]
             per = (c2 - c1) / (r2 - r1)
             entry = {"per_request": per}

@@ -93,6 +93,13 @@ AW_API uint64_t aw_loop_busy_since_ns(const aw_loop_t *loop);
  */
 AW_API uint64_t aw_loop_running_task_id(const aw_loop_t *loop);
 
+/*
+ * The loop's clock: aw_now_ns() as read at the start of the current loop
+ * iteration. Free to read; behind the real time by what this iteration has
+ * run so far. Loop thread.
+ */
+AW_API uint64_t aw_loop_now_ns(const aw_loop_t *loop);
+
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC). Any thread. */
 AW_API uint64_t aw_now_ns(void);
 

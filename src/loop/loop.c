@@ -170,6 +170,10 @@ int aw_loop_run(aw_loop_t *loop) {
     return 0;
 }
 
+uint64_t aw_loop_now_ns(const aw_loop_t *loop) {
+    return loop->now_ns;
+}
+
 uint64_t aw_loop_running_task_id(const aw_loop_t *loop) {
     return atomic_load_explicit(&loop->running_task_id, memory_order_relaxed);
 }
