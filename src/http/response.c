@@ -69,23 +69,24 @@ const char *aw_http_reason(int status) {
 /* ---- the Date header, formatted once a second ------------------------------------------------ */
 
 static _Thread_local struct {
-    time_t second;
+    uint64_t mono_sec; /* the loop-clock second it was formatted in */
     char line[48];
     size_t len;
 } tl_date;
 
 const char *aw__http_date_line(uint64_t now_ns, size_t *len) {
-    (void)now_ns;
-    /* The loop's monotonic clock cannot give the wall time: ask once per
-     * second, which the coarse clock answers without a system call. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    if (ts.tv_sec != tl_date.second || !tl_date.len) {
+    /* Reformatted when the loop's (monotonic) clock enters a new second, so
+     * a response costs a comparison; the header may lag the wall clock by
+     * under a second, like nginx's cached time. */
+    uint64_t sec = now_ns / 1000000000u;
+    if (sec != tl_date.mono_sec || !tl_date.len) {
+        struct timespec ts;
         struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         tl_date.len = strftime(tl_date.line, sizeof(tl_date.line),
                                "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-        tl_date.second = ts.tv_sec;
+        tl_date.mono_sec = sec;
     }
     *len = tl_date.len;
     return tl_date.line;
@@ -120,8 +121,10 @@ int aw__http_out(aw_http_req_t *r, const void *data, size_t len) {
 
 /* Writes iov fully, waiting for the socket, under the write timeout. */
 static int write_all(aw_http_req_t *r, struct iovec *iov, int n) {
+    /* The timeout starts at the first wait: most writes never wait, and
+     * reading the clock twice per response is a tenth of its cost. */
     aw_deadline_t d;
-    aw_deadline_enter(&d, r->srv->cfg.write_timeout_ms);
+    bool timed = false;
     int rc = 0;
     while (n > 0) {
         ssize_t w = writev(r->fd, iov, n);
@@ -132,7 +135,11 @@ static int write_all(aw_http_req_t *r, struct iovec *iov, int n) {
                 rc = -errno;
                 break;
             }
-            if ((rc = aw_wait_fd(r->fd, AW_WRITABLE)) < 0)
+            if (!timed) {
+                aw_deadline_enter(&d, r->srv->cfg.write_timeout_ms);
+                timed = true;
+            }
+            if ((rc = aw__wait_edge(r->fd, AW_WRITABLE)) < 0)
                 break;
             continue;
         }
@@ -146,7 +153,8 @@ static int write_all(aw_http_req_t *r, struct iovec *iov, int n) {
             iov->iov_len -= (size_t)w;
         }
     }
-    aw_deadline_exit(&d);
+    if (timed)
+        aw_deadline_exit(&d);
     if (rc < 0)
         r->close_after = true; /* the connection cannot carry more */
     return rc;
@@ -267,7 +275,7 @@ static int put_head(aw_http_req_t *r, int status, long long length, bool chunked
     aw_http_server_t *srv = r->srv;
     const char *reason = aw_http_reason(status);
     size_t date_len;
-    const char *date = aw__http_date_line(0, &date_len);
+    const char *date = aw__http_date_line(srv->loop->now_ns, &date_len);
     r->res_status = status;
     bool close = r->close_after || srv->draining || !aw__hparse_keep_alive(&r->hp) ||
                  (length < 0 && !chunked);

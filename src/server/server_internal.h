@@ -4,6 +4,7 @@
 #define AW_SERVER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,9 +129,13 @@ typedef struct aw__watchdog {
     uint32_t threshold_ms;
     pthread_t thread;
     bool running;
-    pthread_mutex_t lock; /* guards the fields below */
+    pthread_mutex_t lock; /* guards stop, with cond */
     pthread_cond_t cond;
     bool stop;
+    /* A spin lock for the list: the loop takes it twice per request, and a
+     * mutex costs several times more; the watchdog holds it only to copy a
+     * route when it reports, so the loop (almost) never spins. */
+    atomic_flag inflight_lock;
     struct aw__inflight *inflight; /* most recently started first */
     size_t ninflight;
 } aw__watchdog_t;

@@ -22,6 +22,15 @@
 
 #include "server_internal.h"
 
+static void list_lock(aw__watchdog_t *wd) {
+    while (atomic_flag_test_and_set_explicit(&wd->inflight_lock, memory_order_acquire)) {
+    }
+}
+
+static void list_unlock(aw__watchdog_t *wd) {
+    atomic_flag_clear_explicit(&wd->inflight_lock, memory_order_release);
+}
+
 static uint32_t tick_ms(uint32_t threshold_ms) {
     uint32_t t = threshold_ms / 4;
     return t < 5 ? 5 : t > 100 ? 100 : t;
@@ -44,7 +53,7 @@ static int route_text(const struct aw__inflight *r, char *out, size_t cap) {
 
 void aw__watchdog_culprit(aw__watchdog_t *wd, uint64_t busy_since_ns, char *out, size_t cap) {
     uint64_t running = wd->loop ? aw_loop_running_task_id(wd->loop) : 0;
-    pthread_mutex_lock(&wd->lock);
+    list_lock(wd);
     struct aw__inflight *latest = wd->inflight, *match = NULL;
     for (struct aw__inflight *r = latest; r && running; r = r->next)
         if (r->task_id == running)
@@ -67,7 +76,7 @@ void aw__watchdog_culprit(aw__watchdog_t *wd, uint64_t busy_since_ns, char *out,
         if (listed < wd->ninflight && n > 0 && (size_t)n + 6 < cap)
             snprintf(out + n, cap - (size_t)n, ", ...");
     }
-    pthread_mutex_unlock(&wd->lock);
+    list_unlock(wd);
 }
 
 static void report_end(uint64_t episode, uint64_t now, const char *culprit) {
@@ -129,6 +138,7 @@ int aw__watchdog_start(aw__watchdog_t *wd, aw_loop_t *loop, uint32_t threshold_m
     pthread_cond_init(&wd->cond, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&wd->lock, NULL);
+    atomic_flag_clear(&wd->inflight_lock);
     int rc = pthread_create(&wd->thread, NULL, watch_main, wd);
     if (rc != 0) {
         pthread_cond_destroy(&wd->cond);
@@ -169,17 +179,17 @@ void aw__watchdog_enter(aw__watchdog_t *wd, struct aw__inflight *rec, const char
     rec->route_len = m + 1 + n;
     rec->cut = n < path.len;
     rec->prev = NULL;
-    pthread_mutex_lock(&wd->lock);
+    list_lock(wd);
     rec->next = wd->inflight;
     if (wd->inflight)
         wd->inflight->prev = rec;
     wd->inflight = rec;
     wd->ninflight++;
-    pthread_mutex_unlock(&wd->lock);
+    list_unlock(wd);
 }
 
 void aw__watchdog_leave(aw__watchdog_t *wd, struct aw__inflight *rec) {
-    pthread_mutex_lock(&wd->lock);
+    list_lock(wd);
     if (rec->prev)
         rec->prev->next = rec->next;
     else
@@ -187,5 +197,5 @@ void aw__watchdog_leave(aw__watchdog_t *wd, struct aw__inflight *rec) {
     if (rec->next)
         rec->next->prev = rec->prev;
     wd->ninflight--;
-    pthread_mutex_unlock(&wd->lock);
+    list_unlock(wd);
 }
