@@ -221,10 +221,7 @@ static bool valid_name(const char *s, size_t n) {
 }
 
 static bool valid_value(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n')
-            return false;
-    return true;
+    return !memchr(s, '\r', n) && !memchr(s, '\n', n);
 }
 
 int aw_http_res_header(aw_http_req_t *r, const char *name, const char *value) {
