@@ -849,7 +849,7 @@ void aw_http_server_free(aw_http_server_t *srv) {
 
 /* ---- listeners -------------------------------------------------------------------------------- */
 
-int aw_http_listen_tcp(const char *host, int port, int backlog, bool reuseport) {
+int aw__tcp_bind(const char *host, int port, int backlog, bool reuseport, bool nonblock) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
@@ -860,16 +860,16 @@ int aw_http_listen_tcp(const char *host, int port, int backlog, bool reuseport) 
         return gai == EAI_MEMORY ? AW_ENOMEM : AW_EADDRNOTAVAIL;
     int rc = AW_EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
+                        0);
         if (fd < 0) {
             rc = -errno;
             continue;
         }
         int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (reuseport)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog > 0 ? backlog : 2048) < 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || (backlog >= 0 && listen(fd, backlog) < 0)) {
             rc = -errno;
             close(fd);
             continue;
@@ -879,6 +879,10 @@ int aw_http_listen_tcp(const char *host, int port, int backlog, bool reuseport) 
     }
     freeaddrinfo(res);
     return rc;
+}
+
+int aw_http_listen_tcp(const char *host, int port, int backlog, bool reuseport) {
+    return aw__tcp_bind(host, port, backlog > 0 ? backlog : 2048, reuseport, true);
 }
 
 int aw_http_listener_port(int fd) {

@@ -193,6 +193,14 @@ AW__HIDDEN void aw__http_error(aw_http_req_t *r, int status, const char *reason)
 /* Resets the per-request response state. */
 AW__HIDDEN void aw__http_res_reset(aw_http_req_t *r);
 
+/*
+ * Binds a TCP socket on host:port (the first address that works), with
+ * SO_REUSEADDR and, if asked, SO_REUSEPORT; listens with `backlog` unless it
+ * is negative (a bound socket that does not listen reserves the port but
+ * takes no connections). Returns the fd or a negative AW_E* code.
+ */
+AW__HIDDEN int aw__tcp_bind(const char *host, int port, int backlog, bool reuseport, bool nonblock);
+
 /* ---- response.c ---- */
 
 /* "Date: ...\r\n" for the current second, formatted once a second. */

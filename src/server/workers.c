@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../http/http_internal.h"
 #include "server_internal.h"
 
 #define QUICK_DEATH_MS 10000u /* a worker dying sooner is restarted with back-off */
@@ -92,47 +93,20 @@ struct supervisor {
  */
 static int reserve_port(const char *host, int port, char *numeric, size_t numeric_cap,
                         int *bound_port) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res;
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    int gai = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &res);
-    if (gai != 0)
-        return gai == EAI_MEMORY ? AW_ENOMEM : AW_EADDRNOTAVAIL;
-    int rc = AW_EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            rc = -errno;
-            continue;
-        }
-        int one = 1;
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-            getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-            rc = -errno;
-            close(fd);
-            continue;
-        }
-        char serv[16];
-        gai = getnameinfo((struct sockaddr *)&ss, len, numeric, (socklen_t)numeric_cap, serv,
-                          sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
-        if (gai != 0) {
-            rc = AW_EADDRNOTAVAIL;
-            close(fd);
-            continue;
-        }
-        *bound_port = atoi(serv);
-        freeaddrinfo(res);
+    int fd = aw__tcp_bind(host, port, -1, true, false);
+    if (fd < 0)
         return fd;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char serv[16];
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, numeric, (socklen_t)numeric_cap, serv,
+                    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        close(fd);
+        return AW_EADDRNOTAVAIL;
     }
-    freeaddrinfo(res);
-    return rc;
+    *bound_port = atoi(serv);
+    return fd;
 }
 
 static int live_workers(const struct supervisor *s) {
