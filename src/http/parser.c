@@ -95,11 +95,6 @@ static size_t head_limit_used(const struct aw__hparse *hp, const char *at, size_
 
 /* ---- head callbacks -------------------------------------------------------------------------- */
 
-static int on_message_begin(llhttp_t *p) {
-    (void)p;
-    return 0;
-}
-
 static int on_method(llhttp_t *p, const char *at, size_t len) {
     struct aw__hparse *hp = HP(p);
     hp->method_len += (uint32_t)len;
@@ -398,7 +393,6 @@ static int on_message_complete(llhttp_t *p) {
 }
 
 static const llhttp_settings_t g_settings = {
-    .on_message_begin = on_message_begin,
     .on_method = on_method,
     .on_url = on_url,
     .on_url_complete = on_url_complete,

@@ -37,10 +37,6 @@ uint64_t aw_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-aw_loop_t *aw__loop_current(void) {
-    return tl_loop;
-}
-
 aw_loop_t *aw_loop_current(void) {
     return tl_loop;
 }

@@ -93,8 +93,6 @@ struct aw_loop {
 /* Suspend flags. */
 enum { AW__UNINT = 1 };
 
-AW__HIDDEN aw_loop_t *aw__loop_current(void);
-
 /*
  * Suspends the current task until aw__wake(). `wake_at_ns` (0: none) arms
  * the task's timer to wake it with status 0 then. Unless AW__UNINT is given,

@@ -261,7 +261,7 @@ aw_task_t *aw_loop_spawn(aw_loop_t *loop, aw_task_fn fn, void *arg) {
 }
 
 aw_task_t *aw_async(aw_task_fn fn, void *arg) {
-    aw_loop_t *loop = tl_task ? tl_task->loop : aw__loop_current();
+    aw_loop_t *loop = tl_task ? tl_task->loop : aw_loop_current();
     assert(loop && "aw_async() needs a running loop: use aw_run() or aw_loop_spawn()");
     return spawn(loop, fn, arg);
 }

@@ -586,8 +586,6 @@ static void *gather_cancel_main(void *arg) {
     aw_task_t *t[3];
     for (int i = 0; i < 3; i++)
         t[i] = aw_async(inner_sleeper, &cs[i]);
-    aw_task_t *self = aw_task_current();
-    (void)self;
     aw_deadline_t d;
     aw_deadline_enter(&d, 10);
     uint64_t start = aw_now_ns();
