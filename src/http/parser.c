@@ -435,12 +435,14 @@ static int status_for(struct aw__hparse *hp, llhttp_errno_t err, const char *dat
     }
     case HPE_INVALID_VERSION: {
         /* llhttp stops at the byte after a version it refuses: a well-formed
-         * HTTP/d.d we do not speak (then a CR) is 505, anything else 400. */
+         * HTTP/d.d we do not speak (then a CR, or the end of what has arrived
+         * so far: `data` is that end, never to be read) is 505, anything
+         * else 400. */
         const char *v = hp->base + hp->target_off + hp->target_len + 1;
         const char *at = llhttp_get_error_pos((llhttp_t *)(void *)hp->ll);
         bool wellformed = hp->target_done && at && at - v == 8 && memcmp(v, "HTTP/", 5) == 0 &&
                           v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' &&
-                          v[7] <= '9' && *at == '\r';
+                          v[7] <= '9' && (at == data || *at == '\r');
         hp->reason = wellformed ? "HTTP version not supported" : "malformed request line";
         return wellformed ? -505 : -400;
     }
