@@ -253,6 +253,17 @@ AW_API void aw_deadline_enter(aw_deadline_t *d, uint64_t ms);
 /* Closes the scope. Returns true if its deadline had passed. */
 AW_API bool aw_deadline_exit(aw_deadline_t *d);
 
+/*
+ * Shields the current task: until the matching aw_shield_exit(), its
+ * suspension points ignore cancellation and deadline scopes (a plain
+ * aw_sleep_ms still sleeps its time), so cleanup code can await (close a
+ * connection, commit, return something to a pool) after a cancel. A cancel
+ * that came meanwhile stays pending and is reported by the first suspension
+ * point after the shield. Scopes nest; exit them in reverse order.
+ */
+AW_API void aw_shield_enter(void);
+AW_API void aw_shield_exit(void);
+
 /* ---- task groups (structured concurrency) ------------------------------------------------- */
 
 struct aw__waiter;

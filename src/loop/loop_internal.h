@@ -46,6 +46,7 @@ struct aw_task {
     uint8_t state;
     uint8_t flags;
     uint16_t open_groups;
+    uint16_t shields;     /* open aw_shield_enter() scopes */
     uint64_t deadline_ns; /* 0: none */
     aw_timer_t timer;
     aw_task_t *ready_next;

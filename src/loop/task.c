@@ -141,6 +141,8 @@ uint64_t aw__ns_after_ms(uint64_t ms) {
 int aw__check_interrupt(void) {
     aw_task_t *t = tl_task;
     assert(t && "awaiting outside a task: use aw_run() or aw_async()");
+    if (t->shields)
+        return 0;
     if (t->flags & AW__TASK_CANCEL) {
         t->flags |= AW__TASK_CANCEL_SEEN;
         return AW_ECANCELED;
@@ -158,6 +160,8 @@ int aw__suspend(int flags, uint64_t wake_at_ns) {
     assert(aw_coro_current() == t->coro && "awaiting from a nested coroutine");
     uint64_t at = wake_at_ns;
     t->timer_status = 0;
+    if (t->shields)
+        flags |= AW__UNINT;
     if (!(flags & AW__UNINT)) {
         int rc = aw__check_interrupt();
         if (rc)
@@ -382,6 +386,19 @@ uint64_t aw_task_id(const aw_task_t *t) {
 
 void aw_task_set_name(aw_task_t *t, const char *name) {
     aw_coro_set_name(t->coro, name);
+}
+
+void aw_shield_enter(void) {
+    aw_task_t *t = tl_task;
+    assert(t && "aw_shield_enter outside a task");
+    assert(t->shields < UINT16_MAX);
+    t->shields++;
+}
+
+void aw_shield_exit(void) {
+    aw_task_t *t = tl_task;
+    assert(t && t->shields > 0 && "aw_shield_exit without aw_shield_enter");
+    t->shields--;
 }
 
 bool aw_cancelled(void) {

@@ -616,3 +616,62 @@ TEST(timer_start_without_callback_changes_nothing) {
     ASSERT_EQ(ticks, 1); /* still one-shot */
     ASSERT_EQ(aw_loop_free(loop), 0);
 }
+
+/* A shielded cleanup that awaits after a cancel: its sleep completes, and
+ * the cancel is reported by the first await after the shield. */
+struct shield_rec {
+    int during, after;
+    uint64_t slept_ms;
+};
+
+static void *shielded_cleanup(void *arg) {
+    struct shield_rec *r = arg;
+    aw_sleep_ms(1000); /* cancelled here */
+    aw_shield_enter();
+    uint64_t t0 = aw_now_ns();
+    r->during = aw_sleep_ms(30);
+    r->slept_ms = (aw_now_ns() - t0) / 1000000u;
+    aw_shield_exit();
+    r->after = aw_sleep_ms(1000);
+    return NULL;
+}
+
+static void *cancel_then_await(void *arg) {
+    aw_task_t *t = aw_async(shielded_cleanup, arg);
+    aw_sleep_ms(5);
+    aw_cancel(t);
+    aw_sleep_ms(5);
+    aw_cancel(t); /* a second cancel while shielded must not cut the sleep short either */
+    int st = aw_await_status(t, NULL);
+    return (void *)(intptr_t)st;
+}
+
+TEST(shield_lets_cleanup_await_after_cancel) {
+    struct shield_rec r = {-1, -1, 0};
+    void *res;
+    ASSERT_EQ(aw_run(cancel_then_await, &r, &res), 0);
+    ASSERT_EQ(r.during, 0);
+    ASSERT_GE(r.slept_ms, 29u);
+    ASSERT_EQ(r.after, AW_ECANCELED);
+    ASSERT_EQ((int)(intptr_t)res, AW_ECANCELED);
+}
+
+static void *shield_ignores_deadline(void *arg) {
+    int *out = arg;
+    aw_deadline_t d;
+    aw_deadline_enter(&d, 5);
+    aw_sleep_ms(10); /* the deadline passes */
+    aw_shield_enter();
+    out[0] = aw_sleep_ms(1);
+    aw_shield_exit();
+    out[1] = aw_sleep_ms(1);
+    aw_deadline_exit(&d);
+    return NULL;
+}
+
+TEST(shield_ignores_deadline_scopes) {
+    int out[2] = {-1, -1};
+    ASSERT_EQ(aw_run(shield_ignores_deadline, out, NULL), 0);
+    ASSERT_EQ(out[0], 0);
+    ASSERT_EQ(out[1], AW_ETIMEDOUT);
+}

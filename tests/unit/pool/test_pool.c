@@ -136,9 +136,12 @@ static void *pool_job(void *arg) {
 static void *cancel_main(void *arg) {
     (void)arg;
     /* One thread: the first job runs, the second waits in the queue. */
-    aw_task_t *running = aw_async(pool_job, I2P(50));
+    aw_task_t *running = aw_async(pool_job, I2P(200));
     aw_task_t *queued = aw_async(pool_job, I2P(50));
-    aw_sleep_ms(10);
+    /* Wait for the first job to start (thread creation is slow under TSan),
+     * rather than for a fixed time that a loaded machine can overrun. */
+    for (int i = 0; i < 2000 && atomic_load(&g_cc.started) == 0; i++)
+        aw_sleep_ms(1);
     ASSERT_EQ(atomic_load(&g_cc.started), 1);
     aw_cancel(queued);
     aw_cancel(running);
