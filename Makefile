@@ -30,6 +30,14 @@ bench-http: build
 	@bash bench/http/install.sh
 	@/usr/bin/python3 bench/http/run.py --build $(BUILD) $(BENCH_HTTP_ARGS)
 
+# The web layer's benchmark (not a test; ~5 minutes): GET /search with two validated query
+# params among 100 routes, the web layer against the HTTP layer answering the same bytes and
+# against FastAPI, servers on CPU 0 and wrk on CPU 1. BENCH_WEB_ARGS="--only timed" etc.
+.PHONY: bench-web
+bench-web: build
+	@bash bench/http/install.sh
+	@/usr/bin/python3 bench/web/run.py --build $(BUILD) $(BENCH_WEB_ARGS)
+
 demo:
 	@echo "The burger shop is not built yet: it comes with the web layer (issue 6)."
 

@@ -8,6 +8,8 @@
 #include "awaitress/loop.h"
 #include "awaitress/pool.h"
 #include "awaitress/http.h"
+#include "awaitress/client.h"
+#include "awaitress/web.h"
 #include "awaitress/server.h"
 
 #endif

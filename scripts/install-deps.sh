@@ -9,19 +9,27 @@ packages=(
     libc6-dev libgcc-12-dev   # gcc's ASan, UBSan and TSan runtimes come with libgcc-12-dev
     util-linux                # setarch and taskset
     node-llhttp               # llhttp's C sources, compiled into the library
+    zlib1g-dev                # zlib, for the gzip middleware
+    libjansson-dev            # JSON for the web layer
+    libsqlite3-dev            # the burger shop's store
     python3 python3-pytest python3-httpx  # integration tests (Debian's python3, not a pyenv one)
     curl
+    chromium                  # headless browser for tests/tools/docs-browser.mjs (/docs)
 )
 
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-echo "installing: ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages: Swagger UI's assets for /docs, the OpenAPI validator, playwright-core
+# (and Node.js itself if the machine has none).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-web-deps.sh"

@@ -22,6 +22,9 @@ step "integration tests (pytest + httpx against build/bin/echo)"
 PY=/usr/bin/python3
 "$PY" -m pytest -q -p no:cacheprovider tests/integration
 
+step "OpenAPI validator self-test (tests/tools, Node from web/node_modules)"
+"$PY" -m pytest -q -p no:cacheprovider tests/tools
+
 step "clang build and unit tests"
 build build-clang -DCMAKE_C_COMPILER=clang -DAW_BUILD_BENCH=OFF
 (cd build-clang && ctest --output-on-failure -j "$jobs")

@@ -60,8 +60,24 @@ AW_API aw_pool_t *aw_pool_default(void);
  */
 AW_API int aw_pool_set_default_size(size_t threads);
 
+/* The default pool's queue room (else $AW_POOL_QUEUE, else 1024); AW_EBUSY once it exists. */
+AW_API int aw_pool_set_default_queue(size_t queue);
+
 /* Frees the default pool (see aw_pool_free); the next use creates a new one. */
 AW_API void aw_pool_shutdown_default(void);
+
+/* A snapshot of a pool's load, for health checks and metrics. */
+typedef struct aw_pool_stats {
+    size_t threads;     /* started so far */
+    size_t max_threads;
+    size_t busy;        /* threads running a job now */
+    size_t queued;      /* jobs waiting for a thread */
+    size_t queue_cap;   /* room for waiting jobs */
+    size_t room_waiters; /* tasks waiting for room in the queue */
+} aw_pool_stats_t;
+
+/* Fills `st` with the pool's load at this instant (under its lock). Any thread. */
+AW_API void aw_pool_stats(aw_pool_t *pool, aw_pool_stats_t *st);
 
 /* Threads started so far, and the configured maximum. Any thread. */
 AW_API size_t aw_pool_threads(aw_pool_t *pool);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "awaitress/http.h"
+#include "awaitress/web.h"
 
 /*
  * aw_serve() turns a handler into a server process the way uvicorn does:
@@ -87,5 +88,25 @@ AW_API int aw_server_options_parse(aw_server_options_t *o, int argc, char **argv
  * never reach the handler and are not logged.
  */
 AW_API int aw_serve(const aw_server_options_t *o, aw_http_handler handler, void *data);
+
+/* ---- serving a web app --------------------------------------------------------------------- */
+
+/*
+ * Serves `app` with options `o` as aw_serve() does, after checking its
+ * declarations (a bad one: logged, returns 1). Each worker runs the app's
+ * startup hooks on its loop before it accepts (a failure stops it: exit
+ * status 1) and its shutdown hooks after the last connection is gone (also
+ * after a failed startup, so hooks must cope with a partial start).
+ * Returns the process exit status. `o` and `app` are borrowed.
+ */
+AW_API int aw_app_serve(aw_app_t *app, const aw_server_options_t *o);
+
+/*
+ * The whole main() of a web app: parses the server's command-line options
+ * (--host --port --workers --log-level ... see aw_server_options_parse),
+ * serves, frees the app, and returns the exit status (0 after --help).
+ * Takes `app` (freed on every path).
+ */
+AW_API int aw_main(aw_app_t *app, int argc, char **argv);
 
 #endif

@@ -590,6 +590,25 @@ static void copy_method(aw_http_req_t *r) {
     r->method[n] = '\0';
 }
 
+/* The watch on a busy connection fired: end of file or an error means the
+ * client is gone; bytes mean a pipelined request, left for the next read. */
+static void client_gone(void *data) {
+    struct aw__conn *c = data;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        aw__fd_mark_pending(c->srv->loop, c->fd);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        aw__fd_watch(c->srv->loop, c->fd, client_gone, c); /* not for us: keep watching */
+        return;
+    }
+    c->gone = true;
+    if (c->task)
+        aw_cancel(c->task);
+}
+
 static void *conn_main(void *arg) {
     struct aw__conn *c = arg;
     aw_http_server_t *srv = c->srv;
@@ -617,7 +636,20 @@ static void *conn_main(void *arg) {
         r->sent_continue = false;
         aw__http_res_reset(r);
 
+        /* While the handler runs, watch for the client going away (end of
+         * file or a reset): its task is then cancelled at its next await.
+         * Only when nothing is buffered and the socket was left empty, so
+         * the edge we wait for can only be new. */
+        bool watching = r->drained && r->pos == r->end && r->body_state == AW__BODY_NONE &&
+                        aw__fd_watch(srv->loop, r->fd, client_gone, c) == 0;
         srv->handler(r, srv->data);
+        if (watching)
+            aw__fd_watch(srv->loop, r->fd, NULL, NULL);
+        if (c->gone) {
+            aw_log(AW_LOG_DEBUG, "http: client went away during %s %.*s", r->method,
+                   (int)r->hp.target_len, r->hp.base + r->hp.target_off);
+            break;
+        }
 
         if (r->res_state == AW__RES_NONE) {
             aw_log(AW_LOG_ERROR, "http: handler returned without a response to %s %.*s", r->method,
@@ -687,6 +719,50 @@ aw_http_server_t *aw_http_server_new(const aw_http_config_t *cfg, aw_http_handle
     return srv;
 }
 
+static void bind_loop(aw_http_server_t *srv, aw_loop_t *loop);
+
+/* Serves a connected socket; takes fd (closed on failure). Returns 0 or AW_ENOMEM. */
+static int conn_add(aw_http_server_t *srv, int fd, const struct sockaddr_storage *peer,
+                    socklen_t peer_len) {
+    struct aw__conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return AW_ENOMEM;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    c->peer = *peer;
+    c->peer_len = peer_len;
+    aw_timer_init(srv->loop, &c->idle_timer);
+    c->idle_timer.data = c;
+    c->idle_timer._keeps_loop = false; /* idle connections alone do not keep a loop running */
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    return conn_activate(c);
+}
+
+int aw__http_server_adopt(aw_http_server_t *srv, int fd) {
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    memset(&peer, 0, sizeof(peer));
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+        len = 0;
+    aw_loop_t *loop = aw__loop_home();
+    if (!loop) {
+        close(fd);
+        return AW_EINVAL;
+    }
+    if (srv->loop && srv->loop != loop) {
+        close(fd);
+        return AW_EINVAL;
+    }
+    bind_loop(srv, loop);
+    return conn_add(srv, fd, &peer, len);
+}
+
 static void *accept_main(void *arg) {
     aw_http_server_t *srv = arg;
     for (;;) {
@@ -714,29 +790,26 @@ static void *accept_main(void *arg) {
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct aw__conn *c = calloc(1, sizeof(*c));
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        c->srv = srv;
-        c->fd = fd;
-        c->peer = peer;
-        c->peer_len = peer_len;
-        aw_timer_init(srv->loop, &c->idle_timer);
-        c->idle_timer.data = c;
-        c->idle_timer._keeps_loop = false; /* idle connections alone do not keep a loop running */
-        c->next = srv->conns;
-        if (srv->conns)
-            srv->conns->prev = c;
-        srv->conns = c;
-        srv->nconns++;
-        conn_activate(c);
+        conn_add(srv, fd, &peer, peer_len);
     }
     aw_close(srv->lfd);
     srv->lfd = -1;
     srv->acceptor = NULL;
     return NULL;
+}
+
+/* Ties the server to its loop, once: by the first start or adopted connection. */
+static void bind_loop(aw_http_server_t *srv, aw_loop_t *loop) {
+    if (srv->loop)
+        return;
+    srv->loop = loop;
+    aw_timer_init(loop, &srv->grace_timer);
+    srv->grace_timer.data = srv;
+    aw_timer_init(loop, &srv->drain_timer);
+    srv->drain_timer.data = srv;
+    aw_timer_init(loop, &srv->park_timer);
+    srv->park_timer.data = srv;
+    srv->park_timer._keeps_loop = false;
 }
 
 int aw_http_server_start(aw_http_server_t *srv, int fd) {
@@ -745,15 +818,8 @@ int aw_http_server_start(aw_http_server_t *srv, int fd) {
         close(fd);
         return AW_EINVAL;
     }
-    srv->loop = loop;
+    bind_loop(srv, loop);
     srv->lfd = fd;
-    aw_timer_init(loop, &srv->grace_timer);
-    srv->grace_timer.data = srv;
-    aw_timer_init(loop, &srv->drain_timer);
-    srv->drain_timer.data = srv;
-    aw_timer_init(loop, &srv->park_timer);
-    srv->park_timer.data = srv;
-    srv->park_timer._keeps_loop = false;
     srv->acceptor = aw_loop_spawn(loop, accept_main, srv);
     if (!srv->acceptor) {
         close(fd);
@@ -797,6 +863,10 @@ static void drain_over(aw_timer_t *t) {
 }
 
 void aw_http_server_shutdown(aw_http_server_t *srv, uint32_t grace_ms) {
+    if (!srv->loop) { /* never started: nothing to stop */
+        srv->draining = srv->stopping = true;
+        return;
+    }
     if (srv->draining) {
         if (grace_ms == 0) {
             aw_timer_stop(&srv->drain_timer);

@@ -126,6 +126,7 @@ struct aw__conn {
     aw_timer_t idle_timer;  /* lazy: see idle_timeout() */
     uint64_t idle_since_ns;
     bool parked;            /* its task waits for the next request (see park()) */
+    bool gone;              /* the client closed while a handler ran */
     struct aw__conn *park_prev, *park_next;
     struct aw__conn *prev, *next;
     socklen_t peer_len;
@@ -177,6 +178,14 @@ struct aw_http_req {
     char out_inline[AW__OUT_INLINE];
     char in_inline[AW__IN_INLINE];
 };
+
+/*
+ * Serves the connected socket `fd` (the in-process test client's end of a
+ * socketpair) on the current loop, as if accepted. Takes fd (closed on
+ * failure). Returns 0, AW_ENOMEM, or AW_EINVAL outside a loop or on
+ * another loop than the server's.
+ */
+AW__HIDDEN int aw__http_server_adopt(aw_http_server_t *srv, int fd);
 
 /* Writes everything buffered for the connection (under the write timeout). Returns 0 or a code. */
 AW__HIDDEN int aw__http_flush(aw_http_req_t *r);

@@ -28,10 +28,14 @@
  * llhttp pauses at the end of the head (when a body follows) and at the end
  * of a bodyless message, so a handler runs between requests and pipelined
  * requests are parsed one at a time.
+ *
+ * The client's response parser (at the end of the file) is a second llhttp
+ * configuration over the same field callbacks, checks and body decoder.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "http_internal.h"
 #include <llhttp.h>
 
@@ -702,4 +706,168 @@ void aw__hparse_release(struct aw__hparse *hp) {
 
 bool aw__hparse_keep_alive(const struct aw__hparse *hp) {
     return hp->keep_alive && !hp->status;
+}
+
+/* ---- responses (the client) -------------------------------------------------------------------- */
+
+/*
+ * The client's response parser shares the field callbacks, the header table
+ * and the body decoder above; what differs is the start line (a status
+ * instead of a method and target), the framing rules (RFC 9112 6.3: HEAD,
+ * 1xx, 204 and 304 have no body, and no framing at all means reading until
+ * the server closes) and the outcome: AW_E codes instead of statuses to
+ * answer. A response head is checked as strictly as a request head (bare
+ * CR or LF, obs-fold, invalid names and values, conflicting framing).
+ */
+
+#define RP(p) ((struct aw__rparse *)(p)->data)
+
+static int on_status(llhttp_t *p, const char *at, size_t len) {
+    struct aw__rparse *rp = RP(p);
+    if (!rp->reason_len)
+        rp->reason_off = (uint32_t)(at - rp->hp.base);
+    rp->reason_len += (uint32_t)len;
+    if (head_limit_used(&rp->hp, at, len) > rp->hp.cfg->max_head_bytes)
+        return fail(&rp->hp, 431, "response head too large");
+    return 0;
+}
+
+/* "HTTP/1.x NNN" then SP or the end of the line: exactly three digits. */
+static bool valid_status_line(const struct aw__rparse *rp) {
+    const char *s = rp->hp.base;
+    for (int i = 9; i < 12; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return s[8] == ' ' && (s[12] == ' ' || s[12] == '\r');
+}
+
+static int on_response_headers_complete(llhttp_t *p) {
+    struct aw__rparse *rp = RP(p);
+    struct aw__hparse *hp = &rp->hp;
+    hp->headers_done = true;
+    if (p->http_major != 1 || p->http_minor > 1)
+        return fail(hp, 400, "response version is not HTTP/1.0 or HTTP/1.1");
+    hp->version = (uint8_t)(10 + p->http_minor);
+    rp->code = p->status_code;
+    if (!valid_status_line(rp) || rp->code < 100 || rp->code > 599)
+        return fail(hp, 400, "invalid status code");
+    if (rp->code == 101)
+        return fail(hp, 400, "unexpected 101 Switching Protocols");
+    const char *reason = hp->base + rp->reason_off;
+    for (uint32_t i = 0; i < rp->reason_len; i++)
+        if (!(g_class[(unsigned char)reason[i]] & C_VALUE))
+            return fail(hp, 400, "control character in the reason phrase");
+    bool te = false;
+    for (uint32_t i = 0; i < hp->nfields; i++) {
+        const struct aw__hfield *f = &hp->fields[i];
+        if (f->name_len == 17 && aw__str_ieq(hp->base + f->name_off, 17, "transfer-encoding")) {
+            if (te)
+                return fail(hp, 400, "more than one Transfer-Encoding header field");
+            te = true;
+            /* Only a lone `chunked`: a body in another coding could not be
+             * handed over as the decoded body the API promises. */
+            if (check_te(hp, hp->base + f->value_off, f->value_len))
+                return HPE_USER;
+        }
+    }
+    if (te && hp->version == 10)
+        return fail(hp, 400, "Transfer-Encoding in an HTTP/1.0 response");
+    hp->chunked = (p->flags & F_CHUNKED) != 0;
+    if (hp->version == 11)
+        hp->keep_alive = !(p->flags & F_CONNECTION_CLOSE);
+    else
+        hp->keep_alive = (p->flags & F_CONNECTION_KEEP_ALIVE) && !(p->flags & F_CONNECTION_CLOSE);
+    if (rp->head_request || rp->code < 200 || rp->code == 204 || rp->code == 304) {
+        rp->body = AW__RBODY_NONE;
+    } else if (hp->chunked) {
+        rp->body = AW__RBODY_CHUNKED;
+    } else if (p->flags & F_CONTENT_LENGTH) {
+        hp->content_length = p->content_length;
+        if (hp->content_length > hp->cfg->max_body_bytes)
+            return fail(hp, 413, "response body over the limit");
+        rp->body = hp->content_length ? AW__RBODY_LENGTH : AW__RBODY_NONE;
+    } else {
+        rp->body = AW__RBODY_CLOSE;
+        hp->keep_alive = false;
+    }
+    /* Always stop after the head: the body is ours to decode. */
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t g_response_settings = {
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_response_headers_complete,
+};
+
+void aw__rparse_begin(struct aw__rparse *rp, const aw_http_config_t *cfg, struct aw__hfield *fields,
+                      uint32_t cap, const char *base, bool head_request) {
+    memset(rp, 0, sizeof(*rp));
+    struct aw__hparse *hp = &rp->hp;
+    hp->cfg = cfg;
+    hp->fields = fields;
+    hp->fields_cap = cap;
+    hp->base = base;
+    rp->head_request = head_request;
+    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
+    llhttp_init(p, HTTP_RESPONSE, &g_response_settings);
+    p->data = rp;
+}
+
+/* A status recorded by the shared callbacks, as the client's error code. */
+static int response_error(struct aw__hparse *hp) {
+    switch (hp->status) {
+    case 413:
+    case 431:
+        return AW_EMSGSIZE;
+    case 503:
+        return AW_ENOMEM; /* the header table could not grow */
+    default:
+        return AW_EPROTO;
+    }
+}
+
+int aw__rparse_head(struct aw__rparse *rp, const char *data, size_t len, size_t *used) {
+    struct aw__hparse *hp = &rp->hp;
+    llhttp_t *p = (llhttp_t *)(void *)hp->ll;
+    llhttp_errno_t err = llhttp_execute(p, data, len);
+    if (err == HPE_OK) {
+        *used = len;
+        if ((size_t)(data + len - hp->base) > hp->cfg->max_head_bytes) {
+            hp->status = 431;
+            hp->reason = "response head too large";
+            return AW_EMSGSIZE;
+        }
+        return AW__HP_MORE;
+    }
+    if (err != HPE_PAUSED) {
+        /* A callback's own verdict comes first: llhttp reports one from
+         * on_headers_complete as a generic callback error. */
+        if (!hp->status) {
+            hp->status = 400;
+            hp->reason = llhttp_get_error_reason(p);
+        }
+        return response_error(hp);
+    }
+    const char *stop = llhttp_get_error_pos(p);
+    *used = (size_t)(stop - data);
+    if (bad_line_breaks(hp->base, stop)) {
+        hp->status = 400;
+        hp->reason = "bare CR or LF, or a folded line, in the response head";
+        return AW_EPROTO;
+    }
+    if (rp->body == AW__RBODY_NONE)
+        return AW__HP_DONE;
+    hp->bstate = rp->body == AW__RBODY_CHUNKED ? B_SIZE_LINE : B_LENGTH;
+    hp->remaining = hp->content_length;
+    return AW__HP_HEAD;
+}
+
+int aw__rparse_body(struct aw__rparse *rp, const char *data, size_t len, size_t *used, char *out,
+                    size_t out_cap, size_t *produced) {
+    int rc = aw__hparse_body(&rp->hp, data, len, used, out, out_cap, produced);
+    return rc < 0 ? response_error(&rp->hp) : rc;
 }

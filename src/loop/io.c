@@ -121,6 +121,11 @@ bool aw__fd_take_pending(aw_loop_t *loop, int fd) {
     return pending;
 }
 
+void aw__fd_mark_pending(aw_loop_t *loop, int fd) {
+    if ((size_t)fd < loop->nfds)
+        loop->fds[fd].pending_in = 1;
+}
+
 int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), void *data) {
     struct aw__fdrec *rec = fdrec(loop, fd);
     if (!rec)

@@ -163,6 +163,9 @@ AW__HIDDEN int aw__fd_watch(aw_loop_t *loop, int fd, void (*cb)(void *data), voi
  */
 AW__HIDDEN bool aw__fd_take_pending(aw_loop_t *loop, int fd);
 
+/* Records an input edge on `fd` that a watch callback saw but did not consume. */
+AW__HIDDEN void aw__fd_mark_pending(aw_loop_t *loop, int fd);
+
 /*
  * aw_wait_fd() without its poll(): waits for the next edge, so call it only
  * right after a read or write said EAGAIN (or a short read drained the fd).

@@ -227,6 +227,19 @@ static void wake_worker(aw_pool_t *pool, int rc) {
         pthread_cond_signal(&pool->work_cv);
 }
 
+void aw_pool_stats(aw_pool_t *pool, aw_pool_stats_t *st) {
+    pthread_mutex_lock(&pool->mu);
+    st->threads = pool->nthreads;
+    st->max_threads = pool->max_threads;
+    st->busy = pool->nthreads - pool->idle;
+    st->queued = pool->qlen;
+    st->queue_cap = pool->qcap;
+    st->room_waiters = 0;
+    for (struct room_wait *rw = pool->rw_head; rw; rw = rw->next)
+        st->room_waiters++;
+    pthread_mutex_unlock(&pool->mu);
+}
+
 int aw_pool_try_submit(aw_pool_t *pool, aw_work_t *w, aw_work_fn fn, void *arg) {
     w->_waiter = NULL;
     pthread_mutex_lock(&pool->mu);
@@ -382,7 +395,7 @@ int aw_pool_run(aw_pool_t *pool, aw_work_fn fn, void *arg, void **result) {
 
 static pthread_mutex_t g_default_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(aw_pool_t *) g_default;
-static size_t g_default_size;
+static size_t g_default_size, g_default_queue;
 
 aw_pool_t *aw_pool_default(void) {
     aw_pool_t *pool = atomic_load_explicit(&g_default, memory_order_acquire);
@@ -395,7 +408,11 @@ aw_pool_t *aw_pool_default(void) {
         const char *env = getenv("AW_POOL_SIZE");
         if (!size && env && atoi(env) > 0)
             size = (size_t)atoi(env);
-        pool = aw_pool_new(size, 0);
+        size_t queue = g_default_queue;
+        const char *qenv = getenv("AW_POOL_QUEUE");
+        if (!queue && qenv && atoi(qenv) > 0)
+            queue = (size_t)atoi(qenv);
+        pool = aw_pool_new(size, queue);
         atomic_store_explicit(&g_default, pool, memory_order_release);
     }
     pthread_mutex_unlock(&g_default_mu);
@@ -409,6 +426,17 @@ int aw_pool_set_default_size(size_t threads) {
     int rc = atomic_load(&g_default) ? AW_EBUSY : 0;
     if (!rc)
         g_default_size = threads;
+    pthread_mutex_unlock(&g_default_mu);
+    return rc;
+}
+
+int aw_pool_set_default_queue(size_t queue) {
+    if (!queue)
+        return AW_EINVAL;
+    pthread_mutex_lock(&g_default_mu);
+    int rc = atomic_load(&g_default) ? AW_EBUSY : 0;
+    if (!rc)
+        g_default_queue = queue;
     pthread_mutex_unlock(&g_default_mu);
     return rc;
 }

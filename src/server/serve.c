@@ -34,8 +34,25 @@
 
 #include "server_internal.h"
 
+/* Lifespan hooks for every worker (aw__serve_set_lifespan), inherited through fork(). */
+static int (*g_startup)(void *data);
+static void (*g_shutdown)(void *data);
+static void *g_hook_data;
+
+void aw__serve_set_lifespan(int (*startup)(void *data), void (*shutdown)(void *data), void *data) {
+    g_startup = startup;
+    g_shutdown = shutdown;
+    g_hook_data = data;
+}
+
 struct worker {
     const aw_server_options_t *o;
+    int lfd;            /* the listener, until the server takes it */
+    int ready_fd;       /* supervised: where to say we are up; -1 */
+    bool supervised;
+    const char *host;
+    int bound;
+    int status;         /* the worker's exit status */
     aw_http_handler handler;
     void *data;
     aw_http_server_t *srv;
@@ -123,8 +140,48 @@ static void serve_request(aw_http_req_t *req, void *arg) {
 
 /* ---- the worker's main task ---------------------------------------------------------------- */
 
+/* Startup hooks, then the server starts accepting and we say we are up. */
+static bool worker_start(struct worker *w) {
+    if (g_startup) {
+        int rc = g_startup(g_hook_data);
+        if (rc) {
+            aw_log(AW_LOG_ERROR, "startup failed: not serving");
+            close(w->lfd);
+            w->lfd = -1;
+            w->status = 1;
+            return false;
+        }
+    }
+    int lfd = w->lfd;
+    w->lfd = -1;
+    if (aw_http_server_start(w->srv, lfd) < 0) { /* it closed lfd */
+        aw_log(AW_LOG_ERROR, "cannot start the server: out of memory");
+        w->status = AW__EXIT_BOOT;
+        return false;
+    }
+    if (w->supervised) {
+        pid_t self = getpid();
+        ssize_t wr = write(w->ready_fd, &self, sizeof(self));
+        (void)wr; /* the supervisor sees us die if something is that wrong */
+        close(w->ready_fd);
+        w->ready_fd = -1;
+    } else {
+        aw__print_listening(w->host, w->bound);
+    }
+    aw_log(AW_LOG_INFO, "serving on port %d (pid %d)", w->bound, (int)getpid());
+    return true;
+}
+
 static void *worker_main(void *arg) {
     struct worker *w = arg;
+    if (!worker_start(w)) {
+        /* Hooks that did start may have left tasks behind: let shutdown stop them. */
+        if (g_shutdown)
+            g_shutdown(g_hook_data);
+        aw_close(w->sigfd);
+        w->sigfd = -1;
+        return NULL;
+    }
     if (w->o->access_log != AW_ACCESS_LOG_OFF) {
         if (aw__access_log_start(&w->log, w->o->access_log, STDOUT_FILENO) == 0) {
             w->log_on = true;
@@ -165,6 +222,8 @@ static void *worker_main(void *arg) {
         if (!aw_http_server_accepting(w->srv) && aw_http_server_connections(w->srv) == 0)
             break;
     }
+    if (g_shutdown)
+        g_shutdown(g_hook_data);
     aw_close(w->sigfd);
     w->sigfd = -1;
     if (w->log_on) {
@@ -197,7 +256,8 @@ int aw__worker_run(const aw_server_options_t *o, const char *host, int port, boo
     /* Before any thread starts, so that pool and watchdog threads inherit the mask. */
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    struct worker w = {.o = o, .handler = handler, .data = data, .sigfd = -1};
+    struct worker w = {.o = o, .handler = handler, .data = data, .sigfd = -1, .lfd = -1,
+                       .ready_fd = ready_fd, .supervised = supervised, .host = host};
     aw_loop_t *loop = NULL;
     w.readiness_len = o->readiness_path ? strlen(o->readiness_path) : 0;
     int lfd = aw_http_listen_tcp(host, port, o->http.backlog, supervised);
@@ -206,6 +266,7 @@ int aw__worker_run(const aw_server_options_t *o, const char *host, int port, boo
         goto out;
     }
     int bound = aw_http_listener_port(lfd);
+    w.bound = bound;
     loop = aw_loop_new();
     if (!loop) {
         aw_log(AW_LOG_ERROR, "cannot start: out of memory or file descriptors");
@@ -219,16 +280,11 @@ int aw__worker_run(const aw_server_options_t *o, const char *host, int port, boo
         close(lfd);
         goto out_free;
     }
-    if (aw_http_server_start(w.srv, lfd) < 0) { /* it closed lfd */
-        aw_log(AW_LOG_ERROR, "cannot start the server: out of memory");
-        goto out_free;
-    }
+    w.lfd = lfd;
     aw_task_t *main_task = aw_loop_spawn(loop, worker_main, &w);
     if (!main_task) {
         aw_log(AW_LOG_ERROR, "cannot start: out of memory");
-        /* The accept task is queued: let it start and see the shutdown. */
-        aw_http_server_shutdown(w.srv, 0);
-        aw_loop_run(loop);
+        close(lfd);
         goto out_free;
     }
     aw_task_set_name(main_task, "server-main");
@@ -240,21 +296,13 @@ int aw__worker_run(const aw_server_options_t *o, const char *host, int port, boo
         else
             aw_log(AW_LOG_WARN, "loop watchdog not started: %s", aw_strerror(wrc));
     }
-    if (supervised) {
-        pid_t self = getpid();
-        ssize_t wr = write(ready_fd, &self, sizeof(self));
-        (void)wr; /* the supervisor sees us die if something is that wrong */
-        close(ready_fd);
-        ready_fd = -1;
-    } else {
-        aw__print_listening(host, bound);
-    }
-    aw_log(AW_LOG_INFO, "serving on port %d (pid %d)", bound, (int)getpid());
     aw_loop_run(loop);
     aw__watchdog_stop(&w.watchdog);
     w.watch_on = false;
-    rc = 0;
-    aw_log(AW_LOG_INFO, "stopped");
+    ready_fd = w.ready_fd;
+    rc = w.status;
+    if (rc == 0)
+        aw_log(AW_LOG_INFO, "stopped");
 out_free:
     if (w.sigfd >= 0)
         close(w.sigfd);

@@ -33,6 +33,14 @@
 AW__HIDDEN int aw__worker_run(const aw_server_options_t *o, const char *host, int port,
                               bool supervised, int ready_fd, aw_http_handler handler, void *data);
 
+/*
+ * Hooks every worker runs on its loop: startup before it accepts (a
+ * non-zero return stops the worker with exit status 1), shutdown once the
+ * server has drained. Set before aw_serve(); NULL: none.
+ */
+AW__HIDDEN void aw__serve_set_lifespan(int (*startup)(void *data), void (*shutdown)(void *data),
+                                       void *data);
+
 /* Prints "listening on http://HOST:PORT" on stdout (HOST in brackets if IPv6) and flushes. */
 AW__HIDDEN void aw__print_listening(const char *host, int port);
 

@@ -149,3 +149,10 @@ def parse_responses(data):
             body, data = rest, b""
         out.append((status, headers, body))
     return out
+
+
+@pytest.fixture
+def items(start_server):
+    """The items example (FastAPI's first steps, examples/items) on a free port, with a
+    1000-byte body limit so that the 413 path is reachable with small requests."""
+    return start_server("items", "--max-body-bytes", "1000", "--log-level", "warning")

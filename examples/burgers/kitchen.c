@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kitchen: the concurrent burgers of the story.
+ *
+ * A dispatcher task takes tickets from a channel and starts a cook task per
+ * order; each burger of the order awaits a free oven (a semaphore) and then
+ * cooks for cook_ms, while the loop goes on serving everybody else. Status
+ * changes (cooking, ready) are written to the order book through the pool,
+ * then announced to the customers waiting on that ticket: each waiter parks
+ * on an event of its own, linked to the ticket's entry, so a change wakes
+ * exactly the tasks that wait for it and costs nothing when nobody waits.
+ */
+#include "kitchen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct waiter {
+    aw_event_t ev;
+    struct waiter *next, *prev;
+};
+
+struct ticket {
+    int64_t id;
+    char status[16];
+    struct waiter *waiters;
+    struct ticket *next; /* hash chain */
+};
+
+#define NBUCKETS 4096
+
+struct kitchen {
+    struct kitchen_opts o;
+    aw_chan_t *orders;
+    aw_sem_t ovens;
+    aw_task_t *dispatcher;
+    size_t cooking, queued, cooked_burgers;
+    size_t live_cooks;
+    aw_event_t cooks_done;
+    struct ticket *buckets[NBUCKETS];
+};
+
+struct order_msg {
+    int64_t ticket;
+    int burgers;
+};
+
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+struct db_job {
+    int (*fn)(void *arg);
+    void *arg;
+    char err[256]; /* the pool thread's store_error(), carried back */
+};
+
+static char g_db_err[256]; /* loop thread */
+
+static void *db_tramp(void *arg) {
+    struct db_job *j = arg;
+    int rc = j->fn(j->arg);
+    if (rc == STORE_ERROR)
+        snprintf(j->err, sizeof(j->err), "%s", store_error());
+    return (void *)(intptr_t)rc;
+}
+
+int db_call(int (*fn)(void *arg), void *arg) {
+    struct db_job j = {.fn = fn, .arg = arg};
+    void *res = NULL;
+    int rc = aw_run_blocking_status(db_tramp, &j, &res);
+    /* A job already running finishes even when we were cancelled: its result stands. */
+    if (rc < 0 && !res) {
+        snprintf(g_db_err, sizeof(g_db_err), "the pool: %s", aw_strerror(rc));
+        return STORE_ERROR;
+    }
+    if ((int)(intptr_t)res == STORE_ERROR)
+        snprintf(g_db_err, sizeof(g_db_err), "%s", j.err);
+    return (int)(intptr_t)res;
+}
+
+const char *db_error(void) {
+    return g_db_err;
+}
+
+struct status_job {
+    int64_t ticket;
+    const char *status;
+    double at;
+};
+
+static int set_status_fn(void *arg) {
+    struct status_job *j = arg;
+    return store_set_status(j->ticket, j->status, j->at);
+}
+
+struct get_job {
+    int64_t ticket;
+    order_t *o;
+};
+
+static int get_fn(void *arg) {
+    struct get_job *j = arg;
+    return store_get(j->ticket, j->o);
+}
+
+/* ---- tickets being cooked here --------------------------------------------------------------- */
+
+static struct ticket **slot(kitchen_t *k, int64_t id) {
+    struct ticket **p = &k->buckets[(uint64_t)id % NBUCKETS];
+    while (*p && (*p)->id != id)
+        p = &(*p)->next;
+    return p;
+}
+
+static struct ticket *ticket_get(kitchen_t *k, int64_t id, bool create) {
+    struct ticket **p = slot(k, id);
+    if (*p || !create)
+        return *p;
+    struct ticket *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->id = id;
+    snprintf(t->status, sizeof(t->status), "queued");
+    *p = t;
+    return t;
+}
+
+static void ticket_drop_if_idle(kitchen_t *k, struct ticket *t) {
+    if (t->waiters || strcmp(t->status, "ready") != 0)
+        return;
+    /* Ready and nobody waiting: the order book has the rest of its story. */
+    struct ticket **p = slot(k, t->id);
+    *p = t->next;
+    free(t);
+}
+
+static void announce(kitchen_t *k, int64_t id, const char *status) {
+    struct ticket *t = ticket_get(k, id, false);
+    if (!t)
+        return;
+    snprintf(t->status, sizeof(t->status), "%s", status);
+    for (struct waiter *w = t->waiters; w; w = w->next)
+        aw_event_set(&w->ev);
+}
+
+/* ---- cooking -------------------------------------------------------------------------------- */
+
+struct burger_job {
+    kitchen_t *k;
+    int64_t ticket;
+    bool *started;
+};
+
+static void *cook_burger(void *arg) {
+    struct burger_job *b = arg;
+    kitchen_t *k = b->k;
+    if (aw_sem_acquire(&k->ovens) < 0)
+        return aw_fail(AW_ECANCELED);
+    if (!*b->started) {
+        *b->started = true;
+        k->queued--;
+        k->cooking++;
+        struct status_job j = {b->ticket, "cooking", now_s()};
+        if (db_call(set_status_fn, &j) != STORE_OK)
+            aw_log(AW_LOG_ERROR, "ticket %lld: recording 'cooking': %s", (long long)b->ticket,
+                   db_error());
+        announce(k, b->ticket, "cooking");
+    }
+    int rc = aw_sleep_ms((uint64_t)k->o.cook_ms);
+    aw_sem_release(&k->ovens);
+    if (rc < 0)
+        return aw_fail(rc);
+    k->cooked_burgers++;
+    return NULL;
+}
+
+struct cook_ctx {
+    kitchen_t *k;
+    struct order_msg m;
+};
+
+static void *cook_main(void *arg) {
+    struct cook_ctx *cc = arg;
+    kitchen_t *k = cc->k;
+    int64_t ticket = cc->m.ticket;
+    int n = cc->m.burgers;
+    free(cc);
+    bool started = false;
+    struct burger_job b = {k, ticket, &started};
+    aw_group_t g;
+    aw_group_init(&g);
+    for (int i = 0; i < n; i++)
+        aw_group_spawn(&g, cook_burger, &b);
+    int rc = aw_group_wait(&g);
+    if (started)
+        k->cooking--;
+    else
+        k->queued--;
+    if (rc == 0) {
+        struct status_job j = {ticket, "ready", now_s()};
+        if (db_call(set_status_fn, &j) != STORE_OK)
+            aw_log(AW_LOG_ERROR, "ticket %lld: recording 'ready': %s", (long long)ticket,
+                   db_error());
+        announce(k, ticket, "ready");
+        struct ticket *t = ticket_get(k, ticket, false);
+        if (t)
+            ticket_drop_if_idle(k, t);
+    }
+    if (--k->live_cooks == 0)
+        aw_event_set(&k->cooks_done);
+    return NULL;
+}
+
+static void *dispatcher_main(void *arg) {
+    kitchen_t *k = arg;
+    for (;;) {
+        void *v;
+        if (aw_chan_recv(k->orders, &v) < 0)
+            break; /* closed: the kitchen stops */
+        struct order_msg *m = v;
+        struct cook_ctx *cc = malloc(sizeof(*cc));
+        aw_task_t *t = cc ? aw_async(cook_main, cc) : NULL;
+        if (!t) {
+            aw_log(AW_LOG_ERROR, "ticket %lld: out of memory, not cooked", (long long)m->ticket);
+            free(cc);
+            free(m);
+            continue;
+        }
+        cc->k = k;
+        cc->m = *m;
+        free(m);
+        aw_event_clear(&k->cooks_done);
+        k->live_cooks++;
+        aw_task_set_name(t, "cook");
+        aw_detach(t);
+    }
+    return NULL;
+}
+
+kitchen_t *kitchen_start(const struct kitchen_opts *o) {
+    kitchen_t *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->o = *o;
+    k->orders = aw_chan_new(1 << 16);
+    aw_sem_init(&k->ovens, (size_t)o->ovens);
+    aw_event_init(&k->cooks_done);
+    aw_event_set(&k->cooks_done);
+    k->dispatcher = k->orders ? aw_async(dispatcher_main, k) : NULL;
+    if (!k->dispatcher) {
+        aw_chan_free(k->orders);
+        free(k);
+        return NULL;
+    }
+    aw_task_set_name(k->dispatcher, "dispatcher");
+    return k;
+}
+
+void kitchen_stop(kitchen_t *k) {
+    if (!k)
+        return;
+    aw_chan_close(k->orders);
+    aw_await(k->dispatcher);
+    /* Orders in the oven finish; their tickets stay valid in the book. */
+    aw_event_wait(&k->cooks_done);
+    void *v;
+    while (aw_chan_try_recv(k->orders, &v) == 0)
+        free(v);
+    aw_chan_free(k->orders);
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        struct ticket *t = k->buckets[i];
+        while (t) {
+            struct ticket *next = t->next;
+            free(t);
+            t = next;
+        }
+    }
+    free(k);
+}
+
+int kitchen_order(kitchen_t *k, int64_t ticket, int burgers) {
+    struct order_msg *m = malloc(sizeof(*m));
+    if (!m || !ticket_get(k, ticket, true)) {
+        free(m);
+        return AW_ENOMEM;
+    }
+    m->ticket = ticket;
+    m->burgers = burgers;
+    if (aw_chan_try_send(k->orders, m) < 0) {
+        free(m);
+        return AW_ENOMEM;
+    }
+    k->queued++;
+    return 0;
+}
+
+int kitchen_cook(kitchen_t *k, int n) {
+    bool started = true; /* no ticket: nothing to announce */
+    struct burger_job b = {k, 0, &started};
+    aw_group_t g;
+    aw_group_init(&g);
+    for (int i = 0; i < n; i++)
+        aw_group_spawn(&g, cook_burger, &b);
+    return aw_group_wait(&g);
+}
+
+int kitchen_wait_change(kitchen_t *k, int64_t ticket, const char *seen, uint64_t timeout_ms,
+                        order_t *o) {
+    aw_deadline_t d;
+    aw_deadline_enter(&d, timeout_ms);
+    int rc;
+    for (;;) {
+        struct get_job j = {ticket, o};
+        rc = db_call(get_fn, &j);
+        if (rc != STORE_OK || !seen || strcmp(o->status, seen) != 0)
+            break;
+        struct ticket *t = ticket_get(k, ticket, false);
+        if (!t || strcmp(t->status, seen) != 0) {
+            /* Cooked by another worker (or before a restart): look again soon. */
+            rc = aw_sleep_ms(50);
+            if (rc < 0)
+                break;
+            continue;
+        }
+        struct waiter w = {.next = t->waiters};
+        aw_event_init(&w.ev);
+        if (t->waiters)
+            t->waiters->prev = &w;
+        t->waiters = &w;
+        rc = aw_event_wait(&w.ev);
+        if (w.prev)
+            w.prev->next = w.next;
+        else
+            t->waiters = w.next;
+        if (w.next)
+            w.next->prev = w.prev;
+        ticket_drop_if_idle(k, t);
+        if (rc < 0)
+            break;
+    }
+    aw_deadline_exit(&d);
+    return rc;
+}
+
+json_t *kitchen_stats(kitchen_t *k) {
+    aw_pool_stats_t ps;
+    aw_pool_stats(aw_pool_default(), &ps);
+    return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "pid",
+                     (int)getpid(), "ovens", k->o.ovens, "cook_ms", k->o.cook_ms, "ovens_free",
+                     (json_int_t)aw_sem_available(&k->ovens), "queued", (json_int_t)k->queued,
+                     "cooking", (json_int_t)k->cooking, "burgers_cooked",
+                     (json_int_t)k->cooked_burgers, "pool", "threads", (json_int_t)ps.threads,
+                     "max_threads", (json_int_t)ps.max_threads, "busy", (json_int_t)ps.busy,
+                     "queued", (json_int_t)ps.queued, "queue_cap", (json_int_t)ps.queue_cap);
+}
