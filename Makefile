@@ -38,8 +38,19 @@ bench-web: build
 	@bash bench/http/install.sh
 	@/usr/bin/python3 bench/web/run.py --build $(BUILD) $(BENCH_WEB_ARGS)
 
+# The burger shop on http://127.0.0.1:8000 (SQLite file burgers.db here); DEMO_ARGS="--workers 2".
+# The burger shop's figures (not a test; ~1.5 minutes): 1,000 customers in concurrent and
+# parallel mode (burger-rush), the mansion on the loop against the pool, and the ticket
+# look-up latency meanwhile. BENCH_BURGERS_ARGS="--only mansion" etc.
+.PHONY: bench-burgers
+bench-burgers: build
+	@/usr/bin/python3 bench/burgers/run.py --build $(BUILD) $(BENCH_BURGERS_ARGS)
+
 demo:
-	@echo "The burger shop is not built yet: it comes with the web layer (issue 6)."
+	@bash scripts/install-deps.sh --build
+	@cmake -S . -B $(BUILD) -DAW_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target burgers
+	@$(BUILD)/bin/burgers --db burgers.db $(DEMO_ARGS)
 
 clean:
 	rm -rf build build-clang build-asan build-tsan build-aarch64

@@ -3,19 +3,27 @@
 # only those that are missing (dpkg -s first), so a second run costs nothing.
 set -euo pipefail
 
+# What building (and `make demo`) needs...
 packages=(
-    cmake make gcc clang      # build, with both compilers
-    libclang-rt-14-dev        # clang's sanitizer and libFuzzer runtimes
-    libc6-dev libgcc-12-dev   # gcc's ASan, UBSan and TSan runtimes come with libgcc-12-dev
-    util-linux                # setarch and taskset
+    cmake make gcc            # build
+    libc6-dev
     node-llhttp               # llhttp's C sources, compiled into the library
     zlib1g-dev                # zlib, for the gzip middleware
     libjansson-dev            # JSON for the web layer
     libsqlite3-dev            # the burger shop's store
-    python3 python3-pytest python3-httpx  # integration tests (Debian's python3, not a pyenv one)
-    curl
-    chromium                  # headless browser for tests/tools/docs-browser.mjs (/docs)
 )
+# ...and what the tests add (skipped with --build).
+if [ "${1:-}" != "--build" ]; then
+    packages+=(
+        clang                     # the second compiler
+        libclang-rt-14-dev        # clang's sanitizer and libFuzzer runtimes
+        libgcc-12-dev             # gcc's ASan, UBSan and TSan runtimes
+        util-linux                # setarch and taskset
+        python3 python3-pytest python3-httpx  # integration tests (Debian's python3, not a pyenv one)
+        curl
+        chromium                  # headless browser for tests/tools/docs-browser.mjs (/docs)
+    )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -319,9 +319,9 @@ int rush_svg_write(FILE *f, const rush_run_t *runs, size_t nruns, const char *ti
     fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" fill=\"#444\">", MARGIN_X,
             height - 12);
     if (sampled)
-        fprintf(f, "One row per customer, sorted by when the burger came: %d rows of up to %zu "
-                   "customers shown, sampled evenly.",
-                RUSH_SVG_MAX_ROWS, most);
+        fprintf(f, "One row per customer, sorted by when the burger came; %zu customers, %d "
+                   "rows shown (sampled evenly, first and last included).",
+                most, RUSH_SVG_MAX_ROWS);
     else
         fputs("One row per customer, sorted by when the burger came.", f);
     if (nruns > 1)

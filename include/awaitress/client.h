@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP/1.1 client: aw_fetch() from a task, with pooled keep-alive connections (http:// only). */
+/* The HTTP/1.1 client: aw_fetch() from a task, pooled keep-alive connections, http:// only. */
 #ifndef AWAITRESS_CLIENT_H
 #define AWAITRESS_CLIENT_H
 
@@ -89,8 +89,8 @@ typedef struct aw_fetch_req {
                                    headers of the same name [none] */
     const void *body;           /* body_len bytes, sent with a Content-Length [none] */
     size_t body_len;
-    const char *content_type;   /* the Content-Type header [none] */
-    uint32_t timeout_ms;        /* overrides the client's timeout_ms [0: the client's] */
+    const char *content_type; /* the Content-Type header [none] */
+    uint32_t timeout_ms;      /* overrides the client's timeout_ms [0: the client's] */
 } aw_fetch_req_t;
 
 /*
@@ -191,8 +191,8 @@ static inline int aw_client_put(aw_client_t *cl, const char *url, const char *co
 static inline int aw__client_simple(aw_client_t *cl, const char *method, const char *url,
                                     const char *content_type, const void *body, size_t len,
                                     aw_response_t **out) {
-    aw_fetch_req_t req = {.method = method, .url = url, .content_type = content_type,
-                          .body = body, .body_len = len};
+    aw_fetch_req_t req = {
+        .method = method, .url = url, .content_type = content_type, .body = body, .body_len = len};
     return aw_fetch(cl, &req, out);
 }
 

@@ -28,8 +28,8 @@
  * Stack use matters: aw_fetch() runs on the caller's 64 KiB coroutine stack,
  * so buffers live on the heap and frames stay under a kilobyte or two.
  */
-#include <assert.h>
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,13 +43,13 @@
 #include "awaitress/pool.h"
 #include "client_internal.h"
 
-#define MAX_HEAD (64 * 1024)      /* a response head */
-#define MAX_FIELDS 256            /* header fields in a response head */
-#define MAX_CHUNK_EXT 4096        /* chunk extensions per chunk line */
-#define MAX_TRAILERS 8192         /* the trailer section */
-#define MAX_INTERIM 32            /* 1xx responses before the final one */
-#define FIELDS_INLINE 32          /* header table on the stack; more go to the heap */
-#define READ_BUF 8192             /* the first read buffer */
+#define MAX_HEAD (64 * 1024)        /* a response head */
+#define MAX_FIELDS 256              /* header fields in a response head */
+#define MAX_CHUNK_EXT 4096          /* chunk extensions per chunk line */
+#define MAX_TRAILERS 8192           /* the trailer section */
+#define MAX_INTERIM 32              /* 1xx responses before the final one */
+#define FIELDS_INLINE 32            /* header table on the stack; more go to the heap */
+#define READ_BUF 8192               /* the first read buffer */
 #define BODY_INLINE_MAX (64 * 1024) /* request bodies up to this are sent with the head */
 #define DEFAULT_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 #define DEFAULT_USER_AGENT "awaitress/0.1"
@@ -73,14 +73,14 @@ struct idle {
 };
 
 struct aw_client {
-    char *base;            /* "http://host:port" of base_url, or NULL */
-    char *base_path;       /* its path, ending in '/' */
+    char *base;      /* "http://host:port" of base_url, or NULL */
+    char *base_path; /* its path, ending in '/' */
     uint32_t timeout_ms, connect_timeout_ms, idle_timeout_ms;
-    int max_idle;          /* per host; 0: no pooling */
-    char **headers;        /* name, value, ..., NULL (copies) */
-    char *user_agent;      /* NULL: none */
-    aw_http_config_t cfg;  /* the response parser's limits */
-    struct idle *idle;     /* newest first */
+    int max_idle;         /* per host; 0: no pooling */
+    char **headers;       /* name, value, ..., NULL (copies) */
+    char *user_agent;     /* NULL: none */
+    aw_http_config_t cfg; /* the response parser's limits */
+    struct idle *idle;    /* newest first */
     size_t nidle;
     size_t inflight;
 };
@@ -700,8 +700,8 @@ struct resolve_job {
 
 static void *resolve_job(void *arg) {
     struct resolve_job *j = arg;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     j->gai = getaddrinfo(j->host, j->port, &hints, &j->res);
     return NULL;
 }
@@ -782,7 +782,8 @@ static int client_init(aw_client_t *cl, const aw_client_opts_t *o) {
         return AW_ENOMEM;
     for (size_t i = 0; i < n; i += 2) {
         if (!is_token(o->headers[i]) || !is_value(o->headers[i + 1]) ||
-            name_is(o->headers[i], "content-length") || name_is(o->headers[i], "transfer-encoding")) {
+            name_is(o->headers[i], "content-length") ||
+            name_is(o->headers[i], "transfer-encoding")) {
             aw_log(AW_LOG_ERROR, "http client: invalid default header %.100s", o->headers[i]);
             return AW_EINVAL;
         }
@@ -873,7 +874,8 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
         return AW_EINVAL;
     if (check_headers(req->headers, has_close) < 0)
         return AW_EINVAL;
-    if (req->content_type && (!is_value(req->content_type) || list_has(req->headers, "content-type")))
+    if (req->content_type &&
+        (!is_value(req->content_type) || list_has(req->headers, "content-type")))
         return AW_EINVAL;
     for (size_t i = 0; cl->headers[i]; i += 2)
         if (name_is(cl->headers[i], "connection") && lists_close(cl->headers[i + 1]))
@@ -900,7 +902,8 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
     }
     sb_puts(b, " HTTP/1.1\r\n");
 
-    bool own_host = list_has(req->headers, "host") || list_has((const char *const *)cl->headers, "host");
+    bool own_host =
+        list_has(req->headers, "host") || list_has((const char *const *)cl->headers, "host");
     if (!own_host) {
         char host[300];
         snprintf(host, sizeof(host), u->ipv6 ? "[%s]" : "%s", u->host);
@@ -918,8 +921,7 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
         sb_field(b, "User-Agent", cl->user_agent);
     for (size_t i = 0; cl->headers[i]; i += 2) {
         const char *name = cl->headers[i];
-        if (list_has(req->headers, name) ||
-            (req->content_type && name_is(name, "content-type")))
+        if (list_has(req->headers, name) || (req->content_type && name_is(name, "content-type")))
             continue; /* the request's own wins */
         sb_field(b, name, cl->headers[i + 1]);
     }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Client internals: the response parser (parser.c) and one exchange over a caller's fd (client.c). */
+/* Client internals: the response parser (parser.c) and one exchange over a caller's fd. */
 #ifndef AW_CLIENT_INTERNAL_H
 #define AW_CLIENT_INTERNAL_H
 
@@ -23,11 +23,11 @@ enum {
  * responses too; the rest is what only a response has.
  */
 struct aw__rparse {
-    struct aw__hparse hp; /* must stay first */
-    int code;             /* the status code, once the head is complete */
+    struct aw__hparse hp;            /* must stay first */
+    int code;                        /* the status code, once the head is complete */
     uint32_t reason_off, reason_len; /* the reason phrase, from hp.base */
-    uint8_t body;         /* AW__RBODY_* */
-    bool head_request;    /* answers a HEAD: no body, whatever the head says */
+    uint8_t body;                    /* AW__RBODY_* */
+    bool head_request;               /* answers a HEAD: no body, whatever the head says */
 };
 
 /*

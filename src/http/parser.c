@@ -708,7 +708,7 @@ bool aw__hparse_keep_alive(const struct aw__hparse *hp) {
     return hp->keep_alive && !hp->status;
 }
 
-/* ---- responses (the client) -------------------------------------------------------------------- */
+/* ---- responses (the client) ------------------------------------------------------------------ */
 
 /*
  * The client's response parser shares the field callbacks, the header table

@@ -7,11 +7,8 @@
  * Every hook runs in the request's coroutine, on its loop thread, and keeps
  * no state between requests, so the hooks need no locks. The exceptions are
  * small and per thread or per process:
- *   - CORS copies its options once, into one allocation. aw_middleware_t has
- *     no hook to free `data` with the app, so each copy is pushed on a
- *     process-wide list and kept for the process's life: one small block per
- *     aw_use_cors() call, reachable, so leak checkers stay quiet. A
- *     `free_data` member on aw_middleware_t would let the app free it.
+ *   - CORS copies its options once, into one allocation, which the app
+ *     frees with itself (aw_middleware_t.free_data).
  *   - Request ids come from a per-thread xorshift128+ generator, seeded from
  *     getrandom() on first use and again in a forked child (worker processes
  *     must not share a stream).
@@ -127,7 +124,6 @@ static const char cors_all_methods[] = "DELETE, GET, HEAD, OPTIONS, PATCH, POST,
 
 /* One aw_use_cors() call's options, copied into a single block (see DESIGN). */
 struct cors {
-    struct cors *next;    /* every config made, kept reachable */
     const char **origins; /* exact matches ("*" left out) */
     size_t norigins;
     const char **methods; /* none with any_method or when the path's are used */
@@ -141,7 +137,6 @@ struct cors {
     char max_age[16];
 };
 
-static _Atomic(struct cors *) cors_all;
 
 /* A bump allocator over the config's block; sizes were counted beforehand. */
 struct bump {
@@ -446,16 +441,14 @@ int aw_use_cors_opts(aw_app_t *app, const aw_cors_opts_t *o) {
         k->expose_text = bump_join(&b, o->expose, nexpose);
     snprintf(k->max_age, sizeof(k->max_age), "%" PRIu32, o->max_age_s ? o->max_age_s : 600);
 
-    aw_middleware_t mw = {.name = "cors", .before = cors_before, .after = cors_after, .data = k};
+    /* The app frees the config with itself (free_data). */
+    aw_middleware_t mw = {.name = "cors", .before = cors_before, .after = cors_after, .data = k,
+                          .free_data = free};
     int rc = aw_app_use(app, &mw);
     if (rc < 0) {
         free(k);
         return rc;
     }
-    struct cors *head = atomic_load(&cors_all);
-    do
-        k->next = head;
-    while (!atomic_compare_exchange_weak(&cors_all, &head, k));
     return 0;
 }
 

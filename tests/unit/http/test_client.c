@@ -53,7 +53,8 @@ static uint64_t ms_since(uint64_t start_ns) {
     return (aw_now_ns() - start_ns) / 1000000u;
 }
 
-/* ---- the response parser, fed in pieces --------------------------------------------------------- */
+/* ---- the response parser, fed in pieces ---------------------------------------------------------
+ */
 
 struct parsed {
     int rc, code;
@@ -71,8 +72,10 @@ static void parse_response(const char *raw, size_t len, size_t step, bool head, 
                            struct parsed *out) {
     char *buf = malloc(len ? len : 1);
     memcpy(buf, raw, len);
-    aw_http_config_t cfg = {.max_head_bytes = 64 * 1024, .max_headers = 256,
-                            .max_body_bytes = max_body, .max_chunk_ext_bytes = 4096,
+    aw_http_config_t cfg = {.max_head_bytes = 64 * 1024,
+                            .max_headers = 256,
+                            .max_body_bytes = max_body,
+                            .max_chunk_ext_bytes = 4096,
                             .max_trailer_bytes = 8192};
     struct aw__hfield fields[4]; /* small: the heap table is exercised too */
     struct aw__rparse rp;
@@ -148,10 +151,14 @@ struct rcase {
     size_t max_body;  /* 0: 4096 */
 };
 
-#define OK(n, r, c, b) {.name = n, .raw = r, .len = sizeof(r) - 1, .code = c, .body = b}
-#define OK_HEAD(n, r, c) {.name = n, .raw = r, .len = sizeof(r) - 1, .code = c, .body = "", .head = true}
-#define BAD(n, r) {.name = n, .raw = r, .len = sizeof(r) - 1, .rc = AW_EPROTO}
-#define BIG(n, r) {.name = n, .raw = r, .len = sizeof(r) - 1, .rc = AW_EMSGSIZE, .max_body = 16}
+#define OK(n, r, c, b)                                                                             \
+    { .name = n, .raw = r, .len = sizeof(r) - 1, .code = c, .body = b }
+#define OK_HEAD(n, r, c)                                                                           \
+    { .name = n, .raw = r, .len = sizeof(r) - 1, .code = c, .body = "", .head = true }
+#define BAD(n, r)                                                                                  \
+    { .name = n, .raw = r, .len = sizeof(r) - 1, .rc = AW_EPROTO }
+#define BIG(n, r)                                                                                  \
+    { .name = n, .raw = r, .len = sizeof(r) - 1, .rc = AW_EMSGSIZE, .max_body = 16 }
 
 static const struct rcase g_rcases[] = {
     OK("content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, "hello"),
@@ -167,17 +174,21 @@ static const struct rcase g_rcases[] = {
     OK_HEAD("head-with-length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 200),
     OK_HEAD("head-with-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200),
     OK("continue-skipped",
-       "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 201, "ok"),
+       "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 201,
+       "ok"),
     OK("early-hints-skipped",
-       "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+       "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: "
+       "1\r\n\r\nx",
        200, "x"),
-    OK("http10-until-close", "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close", 200, "until close"),
+    OK("http10-until-close", "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil close", 200,
+       "until close"),
     OK("http11-until-close", "HTTP/1.1 200 OK\r\n\r\nrest", 200, "rest"),
     OK("no-reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 200, ""),
     OK("not-found", "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnop", 404, "nop"),
     OK("empty-value", "HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 1\r\n\r\n!", 200, "!"),
     OK("many-fields",
-       "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nContent-Length: 1\r\n\r\n!",
+       "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nContent-Length: "
+       "1\r\n\r\n!",
        200, "!"),
     OK("status-599", "HTTP/1.1 599 Odd\r\nContent-Length: 0\r\n\r\n", 599, ""),
 
@@ -195,9 +206,10 @@ static const struct rcase g_rcases[] = {
     BAD("cl-differing", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
     BAD("cl-not-a-number", "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n"),
     BAD("te-gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx"),
-    BAD("te-chunked-not-last", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
-    BAD("te-twice",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    BAD("te-chunked-not-last",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+    BAD("te-twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\n0\r\n\r\n"),
     BAD("te-in-http10", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     BAD("bare-lf-head", "HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
     BAD("bare-cr-in-value", "HTTP/1.1 200 OK\r\nX: a\rb\r\nContent-Length: 0\r\n\r\n"),
@@ -211,7 +223,8 @@ static const struct rcase g_rcases[] = {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"),
     BAD("chunk-data-too-long",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n"),
-    BAD("chunk-bare-lf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
+    BAD("chunk-bare-lf",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
     BAD("chunk-size-overflow",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nx\r\n0\r\n\r\n"),
     BAD("truncated-length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
@@ -219,9 +232,8 @@ static const struct rcase g_rcases[] = {
     BAD("truncated-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
     BAD("truncated-trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n"),
     BIG("length-over-limit", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
-    BIG("chunked-over-limit",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "8\r\n01234567\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n"),
+    BIG("chunked-over-limit", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "8\r\n01234567\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n"),
     BIG("close-over-limit", "HTTP/1.1 200 OK\r\n\r\n0123456789abcdefg"),
 };
 
@@ -277,7 +289,8 @@ TEST(response_too_many_fields) {
     free(raw);
 }
 
-/* ---- fixtures: the real server and a raw one -------------------------------------------------- */
+/* ---- fixtures: the real server and a raw one --------------------------------------------------
+ */
 
 struct fx;
 typedef void (*fx_body)(struct fx *f);
@@ -297,8 +310,9 @@ struct fx {
 static void note_peer(struct fx *f, aw_http_req_t *req) {
     socklen_t len;
     const struct sockaddr *sa = aw_http_req_peer(req, &len);
-    int port = sa->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port)
-                                        : ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    int port = sa->sa_family == AF_INET
+                   ? ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port)
+                   : ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
     for (int i = 0; i < f->npeers; i++)
         if (f->peers[i] == port)
             return;
@@ -552,7 +566,8 @@ static void with_raw(void (*body)(struct raw *r, aw_client_t *cl), raw_reply rep
     ASSERT_EQ(count_fds(), fds);
 }
 
-/* ---- round trips -------------------------------------------------------------------------------- */
+/* ---- round trips --------------------------------------------------------------------------------
+ */
 
 static void get_roundtrip(struct fx *f) {
     aw_response_t *res;
@@ -561,8 +576,8 @@ static void get_roundtrip(struct fx *f) {
     ASSERT_STR_EQ(aw_response_reason(res), "OK");
     ASSERT_EQ(aw_response_version(res), 11);
     char want[256];
-    snprintf(want, sizeof(want), "GET /echo/x?y=1 ua=awaitress/0.1 host=127.0.0.1:%d xd=(none) ct=(none)\n",
-             f->port);
+    snprintf(want, sizeof(want),
+             "GET /echo/x?y=1 ua=awaitress/0.1 host=127.0.0.1:%d xd=(none) ct=(none)\n", f->port);
     ASSERT_STR_EQ(body_of(res), want);
     ASSERT_STR_EQ(aw_response_header(res, "x-TEST"), "abc");
     char cl[16];
@@ -658,8 +673,7 @@ static void default_headers(struct fx *f) {
 
 TEST(default_headers_and_user_agent) {
     const char *h[] = {"X-Default", "d1", NULL};
-    with_server(default_headers,
-                &(aw_client_opts_t){.headers = h, .user_agent = "test-agent/2"});
+    with_server(default_headers, &(aw_client_opts_t){.headers = h, .user_agent = "test-agent/2"});
 }
 
 static void base_url(struct fx *f) {
@@ -747,7 +761,8 @@ TEST(ipv6_literal) {
     ASSERT_EQ(count_fds(), fds);
 }
 
-/* ---- connections -------------------------------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------------------------------
+ */
 
 static void keepalive_reuse(struct fx *f) {
     for (int i = 0; i < 5; i++) {
@@ -885,7 +900,8 @@ static void client_says_close(struct raw *r, aw_client_t *cl) {
 }
 
 TEST(connection_close_from_client_honoured) {
-    with_raw(client_says_close, canned_keep, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", NULL);
+    with_raw(client_says_close, canned_keep, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+             NULL);
 }
 
 static void http10(struct raw *r, aw_client_t *cl) {
@@ -898,7 +914,8 @@ static void http10(struct raw *r, aw_client_t *cl) {
 }
 
 TEST(http10_read_until_close) {
-    with_raw(http10, canned_reply, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nold school\r\nbody", NULL);
+    with_raw(http10, canned_reply, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nold school\r\nbody",
+             NULL);
 }
 
 static void http10_keepalive(struct raw *r, aw_client_t *cl) {
@@ -930,7 +947,8 @@ static void continue_skipped(struct raw *r, aw_client_t *cl) {
 
 TEST(continue_response_skipped) {
     with_raw(continue_skipped, canned_keep,
-             "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nX-Final: yes\r\nContent-Length: 2\r\n\r\nok",
+             "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nX-Final: yes\r\nContent-Length: "
+             "2\r\n\r\nok",
              NULL);
 }
 
@@ -965,7 +983,8 @@ static void not_modified(struct raw *r, aw_client_t *cl) {
 }
 
 TEST(not_modified_has_no_body) {
-    with_raw(not_modified, canned_keep, "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", NULL);
+    with_raw(not_modified, canned_keep, "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+             NULL);
 }
 
 /* Stray bytes after a response: the connection cannot be trusted with another. */
@@ -1020,7 +1039,8 @@ TEST(concurrent_requests_one_client) {
     with_server(concurrent, &(aw_client_opts_t){.max_idle_per_host = 2});
 }
 
-/* ---- timeouts and cancellation ------------------------------------------------------------------ */
+/* ---- timeouts and cancellation ------------------------------------------------------------------
+ */
 
 static void timeout(struct fx *f) {
     aw_response_t *res = (aw_response_t *)1;
@@ -1115,10 +1135,12 @@ TEST(connection_refused) {
 
 static void *connect_timeout_main(void *arg) {
     (void)arg;
-    /* A listener that never accepts, its queue full: further SYNs are dropped, so connecting hangs. */
+    /* A listener that never accepts, its queue full: further SYNs are dropped, so connecting hangs.
+     */
     int lfd = aw__tcp_bind("127.0.0.1", 0, 0, false, true);
     ASSERT_GE(lfd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)aw_http_listener_port(lfd))};
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)aw_http_listener_port(lfd))};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fillers[3];
     for (int i = 0; i < 3; i++) {
@@ -1126,7 +1148,8 @@ static void *connect_timeout_main(void *arg) {
         connect(fillers[i], (struct sockaddr *)&sin, sizeof(sin));
     }
     ASSERT_EQ(aw_sleep_ms(20), 0);
-    aw_client_t *cl = aw_client_new(&(aw_client_opts_t){.connect_timeout_ms = 150, .timeout_ms = 5000});
+    aw_client_t *cl =
+        aw_client_new(&(aw_client_opts_t){.connect_timeout_ms = 150, .timeout_ms = 5000});
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", aw_http_listener_port(lfd));
     aw_response_t *res;
@@ -1147,7 +1170,8 @@ TEST(connect_timeout) {
     ASSERT_EQ(count_fds(), fds);
 }
 
-/* ---- malformed and hostile servers -------------------------------------------------------------- */
+/* ---- malformed and hostile servers --------------------------------------------------------------
+ */
 
 static int g_want;
 
@@ -1168,13 +1192,14 @@ TEST(malformed_garbage) {
 }
 
 TEST(malformed_bad_chunk_size) {
-    raw_expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", AW_EPROTO,
-               NULL);
+    raw_expect("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+               AW_EPROTO, NULL);
 }
 
 TEST(malformed_cl_and_te) {
-    raw_expect("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-               AW_EPROTO, NULL);
+    raw_expect(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        AW_EPROTO, NULL);
 }
 
 TEST(malformed_truncated_body) {
@@ -1243,7 +1268,8 @@ TEST(interim_flood_refused) {
     with_raw(expect_proto, interim_flood, NULL, NULL);
 }
 
-/* ---- stale pooled connections ------------------------------------------------------------------- */
+/* ---- stale pooled connections -------------------------------------------------------------------
+ */
 
 /* Connection 0 answers its first request, then closes on the second without answering. */
 static const char *stale_script(struct raw *r, int conn, int req, bool *close_after) {
@@ -1313,17 +1339,18 @@ TEST(stale_pooled_connection_noticed_before_reuse) {
     with_raw(stale_seen_before_reuse, close_after_first, NULL, NULL);
 }
 
-/* ---- invalid requests --------------------------------------------------------------------------- */
+/* ---- invalid requests ---------------------------------------------------------------------------
+ */
 
 static void *invalid_main(void *arg) {
     (void)arg;
     aw_client_t *cl = aw_client_new(NULL);
     aw_response_t *res = (aw_response_t *)1;
     const char *bad_urls[] = {
-        "https://example.com/", "ftp://example.com/", "http://", "http:///path",
-        "http://host:99999/", "http://host:0/", "http://host:8x/", "http://a b/",
-        "http://h/pa th", "http://user@h/", "http://[::1/", "http://[zz]/",
-        "relative/without/base", "/abs/without/base", "http://h/\x7f",
+        "https://example.com/",  "ftp://example.com/", "http://",         "http:///path",
+        "http://host:99999/",    "http://host:0/",     "http://host:8x/", "http://a b/",
+        "http://h/pa th",        "http://user@h/",     "http://[::1/",    "http://[zz]/",
+        "relative/without/base", "/abs/without/base",  "http://h/\x7f",
     };
     for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
         if (aw_client_get(cl, bad_urls[i], &res) != AW_EINVAL)
@@ -1331,8 +1358,11 @@ static void *invalid_main(void *arg) {
         ASSERT_TRUE(res == NULL);
     }
     const char *const bad_headers[][3] = {
-        {"X-A", "a\r\nInjected: yes", NULL}, {"X A", "v", NULL}, {"", "v", NULL},
-        {"Content-Length", "5", NULL},       {"Transfer-Encoding", "chunked", NULL},
+        {"X-A", "a\r\nInjected: yes", NULL},
+        {"X A", "v", NULL},
+        {"", "v", NULL},
+        {"Content-Length", "5", NULL},
+        {"Transfer-Encoding", "chunked", NULL},
         {"X-A", "nul\x01", NULL},
     };
     for (size_t i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
@@ -1365,7 +1395,8 @@ TEST(invalid_requests_refused) {
     ASSERT_EQ(count_fds(), fds);
 }
 
-/* ---- aw__client_exchange over a socketpair ------------------------------------------------------ */
+/* ---- aw__client_exchange over a socketpair ------------------------------------------------------
+ */
 
 static void *pair_peer(void *arg) {
     int fd = *(int *)arg;
