@@ -26,8 +26,17 @@ kitchen_t *kitchen_start(const struct kitchen_opts *o);
 /* Stops taking orders and lets the cooks finish what they hold; frees it. Awaits. */
 void kitchen_stop(kitchen_t *k);
 
-/* Hands a stored order to the cooks. Returns 0 or AW_ENOMEM. */
-int kitchen_order(kitchen_t *k, int64_t ticket, int burgers);
+/* Hands a stored order to the cooks (`o` copied). Returns 0 or AW_ENOMEM. */
+int kitchen_order(kitchen_t *k, const order_t *o);
+
+/*
+ * The order, if this worker cooks it (or cooked it and it was not picked up
+ * yet): as in the book, without a round trip to it. False otherwise.
+ */
+bool kitchen_lookup(kitchen_t *k, int64_t ticket, order_t *o);
+
+/* Tells waiters the order was picked up, and forgets it. */
+void kitchen_picked_up(kitchen_t *k, const order_t *o);
 
 /*
  * Cooks `n` burgers now, awaiting ovens (the story's get_burgers). Returns 0,
@@ -50,6 +59,13 @@ json_t *kitchen_stats(kitchen_t *k);
 
 /* Runs a store call on the pool: fn(arg) returns a STORE_* code, which this returns. */
 int db_call(int (*fn)(void *arg), void *arg);
+
+/*
+ * Runs a store write in the next batch of the order book's writer: many
+ * writes share one commit. Returns like db_call(). The wait cannot be
+ * cancelled (the write happens or fails as a whole); it is short.
+ */
+int db_write(int (*fn)(void *arg), void *arg);
 
 /* Why the last db_call() on this (loop) thread returned STORE_ERROR. */
 const char *db_error(void);

@@ -63,12 +63,12 @@ static int insert_fn(void *arg) {
 
 static void place_order(aw_ctx_t *c) {
     struct insert_job j = {aw_body_str(c, "customer"), (int)aw_body_int(c, "burgers"), false, {0}};
-    if (db_call(insert_fn, &j) != STORE_OK) {
+    if (db_write(insert_fn, &j) != STORE_OK) {
         store_failed(c);
         return;
     }
     /* Written down before the 201 leaves: a kill -9 now loses no ticket. */
-    if (kitchen_order(g.kitchen, j.o.ticket, j.o.burgers) < 0)
+    if (kitchen_order(g.kitchen, &j.o) < 0)
         aw_log(AW_LOG_ERROR, "ticket %lld: the kitchen is out of memory; it will be cooked after "
                              "a restart", (long long)j.o.ticket);
     char loc[64];
@@ -89,6 +89,8 @@ static int get_fn(void *arg) {
 
 /* Loads the path's ticket, answering 404 or 503 itself when it cannot. */
 static bool load(aw_ctx_t *c, order_t *o) {
+    if (kitchen_lookup(g.kitchen, aw_path_int(c, "ticket"), o))
+        return true;
     struct get_job j = {aw_path_int(c, "ticket"), {0}};
     int rc = db_call(get_fn, &j);
     if (rc == STORE_NOT_FOUND) {
@@ -181,7 +183,7 @@ static int pickup_fn(void *arg) {
 
 static void pickup_order(aw_ctx_t *c) {
     struct pickup_job j = {aw_path_int(c, "ticket"), {0}};
-    int rc = db_call(pickup_fn, &j);
+    int rc = db_write(pickup_fn, &j);
     if (rc == STORE_NOT_FOUND)
         aw_http_error(c, 404, "Order %lld not found", (long long)j.ticket);
     else if (rc == STORE_NOT_READY)
@@ -189,8 +191,10 @@ static void pickup_order(aw_ctx_t *c) {
                       (long long)j.ticket, j.o.status);
     else if (rc != STORE_OK)
         store_failed(c);
-    else
+    else {
+        kitchen_picked_up(g.kitchen, &j.o);
         aw_reply_json(c, 200, order_json(&j.o));
+    }
 }
 
 struct list_job {
@@ -396,8 +400,11 @@ static int open_shop(aw_app_t *app, void *data) {
     /* Orders a killed worker left behind are cooked now. */
     struct claim_job j = {0};
     if (db_call(claim_fn, &j) == STORE_OK) {
-        for (size_t i = 0; i < j.n; i++)
-            kitchen_order(g.kitchen, j.tickets[i], j.burgers[i]);
+        for (size_t i = 0; i < j.n; i++) {
+            struct get_job gj = {j.tickets[i], {0}};
+            if (db_call(get_fn, &gj) == STORE_OK)
+                kitchen_order(g.kitchen, &gj.o);
+        }
         if (j.n)
             aw_log(AW_LOG_INFO, "took over %zu unfinished order%s", j.n, j.n == 1 ? "" : "s");
     } else {

@@ -137,7 +137,7 @@ static int call(struct customer *c, const char *method, const char *path, const 
     int rc = aw_fetch(c->run->client, &req, res);
     if (rc == 0 && aw_response_status(*res) / 100 == 2)
         return 0;
-    snprintf(what, sizeof(what), "%s %s", method, path);
+    snprintf(what, sizeof(what), "%s /%s", method, path);
     complain(c, what, rc, rc == 0 ? *res : NULL);
     aw_response_free(*res);
     *res = NULL;
@@ -163,7 +163,7 @@ static int with_ticket(struct customer *c, const char *json) {
     long long ticket = ticket_of(res);
     aw_response_free(res);
     if (ticket < 0) {
-        complain(c, "POST orders", AW_EPROTO, NULL);
+        complain(c, "POST /orders (no ticket in the answer)", AW_EPROTO, NULL);
         return -1;
     }
     c->counter_ns = aw_now_ns();
@@ -314,7 +314,7 @@ static int finish_mode(struct mode_run *m, uint64_t end_ns) {
     for (size_t i = 0; i < m->n; i++) {
         const struct customer *c = &m->customers[i];
         rush_customer_t *t = &m->timeline[i];
-#define SINCE(ns) ((ns) ? (double)((ns) - t0) / 1e9 : -1.0)
+#define SINCE(ns) ((ns) ? (double)((ns)-t0) / 1e9 : -1.0)
         t->start_s = SINCE(c->start_ns);
         t->counter_s = SINCE(c->counter_ns);
         t->burger_s = SINCE(c->burger_ns);
@@ -370,12 +370,12 @@ static int run_mode(struct mode_run *m) {
     }
     fflush(stdout);
     if (m->errors_unshown)
-        fprintf(stderr, "burger-rush: %s: %zu more errors not shown\n", m->name,
-                m->errors_unshown);
+        fprintf(stderr, "burger-rush: %s: %zu more errors not shown\n", m->name, m->errors_unshown);
     int rc = finish_mode(m, end_ns);
     if (m->timed_out)
-        fprintf(stderr, "burger-rush: %s: gave up after %u s (--timeout-s): %zu customers were "
-                        "still waiting\n",
+        fprintf(stderr,
+                "burger-rush: %s: gave up after %u s (--timeout-s): %zu customers were "
+                "still waiting\n",
                 m->name, m->o->timeout_s, m->cut_off);
     return rc;
 }
@@ -435,11 +435,11 @@ static int write_svg(const struct rush *r) {
                        r->o.customers, r->o.burgers, r->o.burgers == 1 ? "" : "s");
     for (size_t i = 0; i < r->nruns; i++) {
         const struct mode_run *m = &r->runs[i];
-        runs[i] = (rush_run_t){.mode = m->name, .customers = m->timeline, .n = m->n,
-                               .stats = m->stats};
+        runs[i] =
+            (rush_run_t){.mode = m->name, .customers = m->timeline, .n = m->n, .stats = m->stats};
         if (len > 0 && (size_t)len < sizeof(title))
-            len += snprintf(title + len, sizeof(title) - (size_t)len, "%s %s %.2f s",
-                            i ? "," : ":", m->name, m->stats.makespan_s);
+            len += snprintf(title + len, sizeof(title) - (size_t)len, "%s %s %.2f s", i ? "," : ":",
+                            m->name, m->stats.makespan_s);
     }
     FILE *f = fopen(r->o.svg, "w");
     if (!f) {
@@ -490,8 +490,13 @@ static void *rush_main(void *arg) {
         if (!wanted[i])
             continue;
         struct mode_run *m = &r->runs[r->nruns++];
-        *m = (struct mode_run){.name = names[i], .parallel = i == 1, .o = &r->o, .client = cl,
-                               .server = &srv, .n = r->o.customers, .tty = tty};
+        *m = (struct mode_run){.name = names[i],
+                               .parallel = i == 1,
+                               .o = &r->o,
+                               .client = cl,
+                               .server = &srv,
+                               .n = r->o.customers,
+                               .tty = tty};
         if (run_mode(m) < 0) {
             fprintf(stderr, "burger-rush: out of memory\n");
             r->exit_code = 1;
@@ -618,14 +623,19 @@ static void raise_fd_limit(size_t customers) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY && customers + 64 > rl.rlim_cur)
-        fprintf(stderr, "burger-rush: %zu customers but only %llu open files allowed; some "
-                        "will fail (raise ulimit -n)\n",
+        fprintf(stderr,
+                "burger-rush: %zu customers but only %llu open files allowed; some "
+                "will fail (raise ulimit -n)\n",
                 customers, (unsigned long long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv) {
-    struct rush r = {.o = {.url = NULL, .customers = 100, .burgers = 1, .concurrent = true,
-                           .parallel = true, .timeout_s = 120}};
+    struct rush r = {.o = {.url = NULL,
+                           .customers = 100,
+                           .burgers = 1,
+                           .concurrent = true,
+                           .parallel = true,
+                           .timeout_s = 120}};
     int rc = parse_args(&r.o, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;

@@ -94,18 +94,28 @@ enum {
     TOP = 122,        /* title, legend and panel headers live above this */
     PLOT_H_MAX = 480, /* rows share this height, up to ROW_H_MAX each */
     ROW_H_MAX = 16,
-    BOTTOM = 78,      /* the time axis and the caption */
+    BOTTOM = 78, /* the time axis and the caption */
 };
 
 /* Writes `s` with the five XML specials escaped. */
 static void put_escaped(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
         default:
             /* Controls other than tab and newline are not allowed in XML 1.0. */
             if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n')
@@ -165,8 +175,8 @@ static void put_bar(FILE *f, double x0, double scale, double t0, double t1, doub
                     const char *color) {
     if (!(t1 > t0))
         return;
-    fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>", x0 + t0 * scale,
-            y, fmax((t1 - t0) * scale, 0.5), h, color);
+    fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>",
+            x0 + t0 * scale, y, fmax((t1 - t0) * scale, 0.5), h, color);
 }
 
 /* One customer's row: the phases reached, the one they gave up in drawn in red. */
@@ -224,8 +234,7 @@ static void put_panel(FILE *f, const rush_run_t *r, size_t *order, double x0, do
     char p99c[32], p99b[32];
     fmt_ms(p99c, sizeof(p99c), s->counter_p99_ms);
     fmt_ms(p99b, sizeof(p99b), s->burger_p99_ms);
-    fputs("<text x=\"", f);
-    fprintf(f, "%.1f\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">", x0, TOP - 26);
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">", x0, TOP - 26);
     put_escaped(f, r->mode);
     fprintf(f, ": makespan %.2f s, %zu of %zu served</text>\n", s->makespan_s, s->served,
             s->customers);
@@ -235,8 +244,9 @@ static void put_panel(FILE *f, const rush_run_t *r, size_t *order, double x0, do
             x0, TOP - 10, p99c, p99b, s->throughput_per_s);
 
     double plot_h = (double)rows * row_h, scale = plot_w / axis_end;
-    fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"#fafafa\" "
-               "stroke=\"#999\" stroke-width=\"0.5\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"#fafafa\" "
+            "stroke=\"#999\" stroke-width=\"0.5\"/>\n",
             x0, TOP, plot_w, plot_h);
     for (double t = 0; t <= axis_end * (1 + 1e-9); t += step) {
         double x = x0 + t * scale;
@@ -246,12 +256,14 @@ static void put_panel(FILE *f, const rush_run_t *r, size_t *order, double x0, do
                 "text-anchor=\"middle\">%g</text>\n",
                 x, TOP, x, TOP + plot_h + 4, x, TOP + plot_h + 17, t);
     }
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">seconds since "
-               "the first customer walked in</text>\n",
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">seconds since "
+            "the first customer walked in</text>\n",
             x0 + plot_w / 2, TOP + plot_h + 34);
     double ly = TOP + plot_h / 2;
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
-               "transform=\"rotate(-90 %.1f %.1f)\">customers, by when they got served</text>\n",
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+            "transform=\"rotate(-90 %.1f %.1f)\">customers, by when they got served</text>\n",
             x0 - 10, ly, x0 - 10, ly);
 
     double in_hand_until = 0;
@@ -267,9 +279,9 @@ static void put_panel(FILE *f, const rush_run_t *r, size_t *order, double x0, do
     fputs("<g shape-rendering=\"crispEdges\">\n", f);
     for (size_t row = 0; row < rows; row++) {
         /* Evenly spread picks that keep the first and the last customer. */
-        size_t k = rows == r->n || rows < 2 ? row
-                                            : (size_t)llround((double)row * (double)(r->n - 1) /
-                                                              (double)(rows - 1));
+        size_t k = rows == r->n || rows < 2
+                       ? row
+                       : (size_t)llround((double)row * (double)(r->n - 1) / (double)(rows - 1));
         put_row(f, &r->customers[order[k]], order[k] + 1, in_hand_until, x0, scale,
                 TOP + (double)row * row_h, bar_h);
     }
@@ -316,11 +328,11 @@ int rush_svg_write(FILE *f, const rush_run_t *runs, size_t nruns, const char *ti
         put_panel(f, &runs[i], order, x0, plot_w, axis_end, step,
                   runs[i].n < RUSH_SVG_MAX_ROWS ? runs[i].n : RUSH_SVG_MAX_ROWS, row_h);
     }
-    fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" fill=\"#444\">", MARGIN_X,
-            height - 12);
+    fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" fill=\"#444\">", MARGIN_X, height - 12);
     if (sampled)
-        fprintf(f, "One row per customer, sorted by when the burger came; %zu customers, %d "
-                   "rows shown (sampled evenly, first and last included).",
+        fprintf(f,
+                "One row per customer, sorted by when the burger came; %zu customers, %d "
+                "rows shown (sampled evenly, first and last included).",
                 most, RUSH_SVG_MAX_ROWS);
     else
         fputs("One row per customer, sorted by when the burger came.", f);

@@ -51,6 +51,14 @@ int store_list(const char *status, int limit, int offset, json_t **out);
  */
 int store_claim_orphans(int pid, int64_t **tickets, int **burgers, size_t *n);
 
+/*
+ * A batch: the writes between begin and end share one transaction (one
+ * commit for many orders). end commits, or rolls back and returns
+ * STORE_ERROR, in which case none of the batch's writes happened.
+ */
+int store_batch_begin(void);
+int store_batch_end(void);
+
 /* The order as the API shows it (a new reference). */
 json_t *order_json(const order_t *o);
 

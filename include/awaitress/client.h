@@ -96,7 +96,7 @@ typedef struct aw_fetch_req {
 /*
  * Creates a client with options `o` (NULL: all defaults). The strings and
  * the header array are copied. Returns a new client, or NULL when out of
- * memory or when `o` is invalid (a base_url that is not an http:// URL, a
+ * memory or when `o` is invalid (a base_url that is not an http:// URL or has a query, a
  * header with CR, LF or NUL in it; logged). Free it with aw_client_free().
  */
 AW_API aw_client_t *aw_client_new(const aw_client_opts_t *o);

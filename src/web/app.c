@@ -578,7 +578,7 @@ int aw__app_startup(aw_app_t *app) {
         int rc = app->startup[i].fn(app, app->startup[i].data);
         if (rc) {
             aw_log(AW_LOG_ERROR, "startup hook %zu failed: %s", i + 1,
-                   rc < 0 ? aw_strerror(rc) : "non-zero status");
+                   rc < -1 ? aw_strerror(rc) : "it returned an error");
             return rc;
         }
     }
@@ -590,7 +590,7 @@ void aw__app_shutdown(aw_app_t *app) {
         int rc = app->shutdown[i].fn(app, app->shutdown[i].data);
         if (rc)
             aw_log(AW_LOG_WARN, "shutdown hook %zu failed: %s", i + 1,
-                   rc < 0 ? aw_strerror(rc) : "non-zero status");
+                   rc < -1 ? aw_strerror(rc) : "it returned an error");
     }
 }
 

@@ -24,6 +24,27 @@ static bool is_json_type(aw_str_t ct) {
            strncasecmp(ct.ptr + n - 5, "+json", 5) == 0;
 }
 
+static bool word_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-' || ch == '+' || ch == '.';
+}
+
+/*
+ * Where the bad token starts, as Python's JSONDecodeError.pos (FastAPI's
+ * loc) says: jansson reports where it stopped, after the token it read.
+ * At the end of the input, both point past the last byte.
+ */
+static size_t error_offset(const char *data, size_t len, const json_error_t *err) {
+    size_t pos = (size_t)err->position;
+    if (pos >= len || pos == 0)
+        return pos > len ? len : pos;
+    if (!word_char(data[pos - 1]))
+        return pos - 1; /* a stray ',' '}' ':'... */
+    while (pos > 0 && word_char(data[pos - 1]))
+        pos--; /* a bad literal: from its first character */
+    return pos;
+}
+
 int aw__body_validate(aw_ctx_t *c, json_t *errors) {
     const aw_body_t *b = c->route->opts.body;
     if (!aw_http_req_has_body(c->req)) {
@@ -59,7 +80,8 @@ int aw__body_validate(aw_ctx_t *c, json_t *errors) {
     if (!v) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s at line %d column %d", err.text, err.line, err.column);
-        aw__error_add(errors, "json_invalid", json_pack("[sI]", "body", (json_int_t)err.position),
+        aw__error_add(errors, "json_invalid",
+                      json_pack("[sI]", "body", (json_int_t)error_offset(data, len, &err)),
                       "JSON decode error", json_object(), json_pack("{ss}", "error", msg));
         return 0;
     }

@@ -334,6 +334,13 @@ int aw_reply_json(aw_ctx_t *c, int status, json_t *body) {
 int aw_reply_jsonf(aw_ctx_t *c, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    /* The text straight from the format when it can (jsonw.c); jansson otherwise. */
+    size_t len;
+    char *text = aw__jsonf(fmt, ap, &len);
+    if (text) {
+        va_end(ap);
+        return set_reply(c, status, "application/json", text, len);
+    }
     json_error_t err;
     json_t *v = json_vpack_ex(&err, 0, fmt, ap);
     va_end(ap);

@@ -170,9 +170,45 @@ static json_t *loc_child(json_t *loc, const char *key, size_t idx) {
     return l;
 }
 
+/*
+ * Where a value came from, for its error: a JSON body gives `loc` and
+ * `input` ready made (owned here); a URL or header value gives what to build
+ * them from, and they are only built if the value fails (the success path
+ * allocates nothing). The check functions consume it: src_done() or an
+ * error that takes both.
+ */
+struct src {
+    json_t *loc, *input;
+    aw_param_in_t in;
+    const char *name, *text;
+};
+
+static json_t *src_loc(struct src *s) {
+    json_t *l = s->loc ? s->loc : loc2(s->in, s->name);
+    s->loc = NULL;
+    return l;
+}
+
+static json_t *src_input(struct src *s) {
+    json_t *i = s->input ? s->input : json_string(s->text);
+    s->input = NULL;
+    return i;
+}
+
+static void src_done(struct src *s) {
+    json_decref(s->loc);
+    json_decref(s->input);
+    s->loc = s->input = NULL;
+}
+
+static void src_error(json_t *errors, struct src *s, const char *type, const char *msg,
+                      json_t *ctx) {
+    json_t *loc = src_loc(s);
+    aw__error_add(errors, type, loc, msg, src_input(s), ctx);
+}
+
 /* Checks the bounds of a number; appends an error and returns false if one fails. */
-static bool check_bounds(const aw_param_t *p, double v, json_t *errors, json_t *loc,
-                         json_t *input) {
+static bool check_bounds(const aw_param_t *p, double v, json_t *errors, struct src *s) {
     const char *type = NULL, *key = NULL, *words = NULL;
     double bound = 0;
     if (p->has_ge && !(v >= p->ge))
@@ -184,8 +220,7 @@ static bool check_bounds(const aw_param_t *p, double v, json_t *errors, json_t *
     else if (p->has_lt && !(v < p->lt))
         type = "less_than", key = "lt", words = "less than", bound = p->lt;
     if (!type) {
-        json_decref(loc);
-        json_decref(input);
+        src_done(s);
         return true;
     }
     char num[64], msg[160];
@@ -193,36 +228,35 @@ static bool check_bounds(const aw_param_t *p, double v, json_t *errors, json_t *
     snprintf(msg, sizeof(msg), "Input should be %s %s", words, num);
     json_t *ctx = json_object();
     json_object_set_new(ctx, key, num_json(bound));
-    aw__error_add(errors, type, loc, msg, input, ctx);
+    src_error(errors, s, type, msg, ctx);
     return false;
 }
 
-static bool check_string(const aw_param_t *p, const regex_t *re, const char *s, json_t *errors,
-                         json_t *loc, json_t *input) {
+static bool check_string(const aw_param_t *p, const regex_t *re, const char *str, json_t *errors,
+                         struct src *s) {
     char msg[256];
-    size_t n = (p->min_len || p->max_len) ? utf8_len(s) : 0;
+    size_t n = (p->min_len || p->max_len) ? utf8_len(str) : 0;
     if (p->min_len && n < p->min_len) {
         snprintf(msg, sizeof(msg), "String should have at least %zu character%s", p->min_len,
                  p->min_len == 1 ? "" : "s");
-        aw__error_add(errors, "string_too_short", loc, msg, input,
-                      json_pack("{sI}", "min_length", (json_int_t)p->min_len));
+        src_error(errors, s, "string_too_short", msg,
+                  json_pack("{sI}", "min_length", (json_int_t)p->min_len));
         return false;
     }
     if (p->max_len && n > p->max_len) {
         snprintf(msg, sizeof(msg), "String should have at most %zu character%s", p->max_len,
                  p->max_len == 1 ? "" : "s");
-        aw__error_add(errors, "string_too_long", loc, msg, input,
-                      json_pack("{sI}", "max_length", (json_int_t)p->max_len));
+        src_error(errors, s, "string_too_long", msg,
+                  json_pack("{sI}", "max_length", (json_int_t)p->max_len));
         return false;
     }
-    if (re && regexec(re, s, 0, NULL, 0) != 0) {
+    if (re && regexec(re, str, 0, NULL, 0) != 0) {
         snprintf(msg, sizeof(msg), "String should match pattern '%s'", p->pattern);
-        aw__error_add(errors, "string_pattern_mismatch", loc, msg, input,
-                      json_pack("{ss}", "pattern", p->pattern));
+        src_error(errors, s, "string_pattern_mismatch", msg,
+                  json_pack("{ss}", "pattern", p->pattern));
         return false;
     }
-    json_decref(loc);
-    json_decref(input);
+    src_done(s);
     return true;
 }
 
@@ -241,61 +275,56 @@ static void expected_list(const aw_param_t *p, char *out, size_t cap) {
     }
 }
 
-static bool check_choice(const aw_param_t *p, const char *s, json_t *errors, json_t *loc,
-                         json_t *input) {
+static bool check_choice(const aw_param_t *p, const char *str, json_t *errors, struct src *s) {
     for (size_t i = 0; p->choices && p->choices[i]; i++)
-        if (strcmp(p->choices[i], s) == 0) {
-            json_decref(loc);
-            json_decref(input);
+        if (strcmp(p->choices[i], str) == 0) {
+            src_done(s);
             return true;
         }
     char exp[512], msg[600];
     expected_list(p, exp, sizeof(exp));
     snprintf(msg, sizeof(msg), "Input should be %s", exp);
-    aw__error_add(errors, "enum", loc, msg, input, json_pack("{ss}", "expected", exp));
+    src_error(errors, s, "enum", msg, json_pack("{ss}", "expected", exp));
     return false;
 }
 
 /*
- * Parses text `s` as param `d` into `v`. On failure appends the error (with
- * `loc`, taken) and returns false.
+ * Parses text `str` as param `d` into `v`. On failure appends the error
+ * (located by `s`, which is consumed either way) and returns false.
  */
-static bool parse_text(const struct aw__pdecl *d, const char *s, struct aw__value *v,
-                       json_t *errors, json_t *loc) {
+static bool parse_text(const struct aw__pdecl *d, const char *str, struct aw__value *v,
+                       json_t *errors, struct src *s) {
     const aw_param_t *p = &d->p;
-    size_t n = strlen(s);
+    size_t n = strlen(str);
     switch (p->type) {
     case AW_T_INT:
-        if (!aw__parse_int(s, n, &v->i)) {
-            aw__error_add(errors, "int_parsing", loc,
-                          "Input should be a valid integer, unable to parse string as an integer",
-                          json_string(s), NULL);
+        if (!aw__parse_int(str, n, &v->i)) {
+            src_error(errors, s, "int_parsing",
+                      "Input should be a valid integer, unable to parse string as an integer", NULL);
             return false;
         }
-        return check_bounds(p, (double)v->i, errors, loc, json_string(s));
+        return check_bounds(p, (double)v->i, errors, s);
     case AW_T_FLOAT:
-        if (!aw__parse_float(s, n, &v->f)) {
-            aw__error_add(errors, "float_parsing", loc,
-                          "Input should be a valid number, unable to parse string as a number",
-                          json_string(s), NULL);
+        if (!aw__parse_float(str, n, &v->f)) {
+            src_error(errors, s, "float_parsing",
+                      "Input should be a valid number, unable to parse string as a number", NULL);
             return false;
         }
-        return check_bounds(p, v->f, errors, loc, json_string(s));
+        return check_bounds(p, v->f, errors, s);
     case AW_T_BOOL:
-        if (!aw__parse_bool(s, n, &v->b)) {
-            aw__error_add(errors, "bool_parsing", loc,
-                          "Input should be a valid boolean, unable to interpret input",
-                          json_string(s), NULL);
+        if (!aw__parse_bool(str, n, &v->b)) {
+            src_error(errors, s, "bool_parsing",
+                      "Input should be a valid boolean, unable to interpret input", NULL);
             return false;
         }
-        json_decref(loc);
+        src_done(s);
         return true;
     case AW_T_ENUM:
-        v->s = s;
-        return check_choice(p, s, errors, loc, json_string(s));
+        v->s = str;
+        return check_choice(p, str, errors, s);
     default:
-        v->s = s;
-        return check_string(p, d->has_re ? &d->re : NULL, s, errors, loc, json_string(s));
+        v->s = str;
+        return check_string(p, d->has_re ? &d->re : NULL, str, errors, s);
     }
 }
 
@@ -337,7 +366,8 @@ int aw__pdecl_init(struct aw__pdecl *d, const aw_param_t *p, const char *where) 
         } else {
             json_t *errors = json_array();
             struct aw__value v = {0};
-            bool ok = parse_text(d, p->def, &v, errors, json_array());
+            struct src src = {.in = p->in, .name = p->name, .text = p->def};
+            bool ok = parse_text(d, p->def, &v, errors, &src);
             json_decref(errors);
             if (!ok) {
                 aw_log(AW_LOG_ERROR, "%s: param '%s': default '%s' does not validate", where,
@@ -377,7 +407,19 @@ char *aw__decode(aw_ctx_t *c, const char *s, size_t n, bool plus) {
     char *out = aw_ctx_alloc(c, n + 1);
     if (!out)
         return NULL;
-    size_t o = 0;
+    /* Most values need no decoding: one scan, one copy. */
+    const char *pct = memchr(s, '%', n), *sp = plus ? memchr(s, '+', n) : NULL;
+    size_t clean = pct ? (size_t)(pct - s) : n;
+    if (sp && (size_t)(sp - s) < clean)
+        clean = (size_t)(sp - s);
+    memcpy(out, s, clean);
+    if (clean == n) {
+        out[n] = '\0';
+        return out;
+    }
+    size_t o = clean;
+    s += clean;
+    n -= clean;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
@@ -523,7 +565,8 @@ int aw__params_validate(aw_ctx_t *c, json_t *errors) {
             }
             continue;
         }
-        if (parse_text(d, text, v, errors, loc2(d->p.in, d->p.name)))
+        struct src src = {.in = d->p.in, .name = d->p.name, .text = text};
+        if (parse_text(d, text, v, errors, &src))
             v->present = true;
     }
     return 0;
@@ -550,7 +593,10 @@ void aw__json_validate(const aw_param_t *p, json_t **vp, json_t *loc, json_t *er
             type_error(errors, "string_type", "Input should be a valid string", loc, v);
             return;
         }
-        check_string(p, NULL, json_string_value(v), errors, json_incref(loc), json_incref(v));
+        {
+            struct src src = {.loc = json_incref(loc), .input = json_incref(v)};
+            check_string(p, NULL, json_string_value(v), errors, &src);
+        }
         if (p->pattern) {
             regex_t re;
             if (regcomp(&re, p->pattern, REG_EXTENDED | REG_NOSUB) == 0) {
@@ -590,8 +636,8 @@ void aw__json_validate(const aw_param_t *p, json_t **vp, json_t *loc, json_t *er
             type_error(errors, "int_type", "Input should be a valid integer", loc, v);
             return;
         }
-        if (check_bounds(p, (double)i, errors, json_incref(loc), json_incref(v)) &&
-            !json_is_integer(v)) {
+        struct src src = {.loc = json_incref(loc), .input = json_incref(v)};
+        if (check_bounds(p, (double)i, errors, &src) && !json_is_integer(v)) {
             json_t *nv = json_integer(i);
             if (nv) {
                 json_decref(*vp);
@@ -616,7 +662,8 @@ void aw__json_validate(const aw_param_t *p, json_t **vp, json_t *loc, json_t *er
             type_error(errors, "float_type", "Input should be a valid number", loc, v);
             return;
         }
-        if (check_bounds(p, f, errors, json_incref(loc), json_incref(v)) && !json_is_real(v)) {
+        struct src src = {.loc = json_incref(loc), .input = json_incref(v)};
+        if (check_bounds(p, f, errors, &src) && !json_is_real(v)) {
             json_t *nv = json_real(f);
             if (nv) {
                 json_decref(*vp);
@@ -656,7 +703,10 @@ void aw__json_validate(const aw_param_t *p, json_t **vp, json_t *loc, json_t *er
                           json_pack("{ss}", "expected", exp));
             return;
         }
-        check_choice(p, json_string_value(v), errors, loc, json_incref(v));
+        {
+            struct src src = {.loc = loc, .input = json_incref(v)};
+            check_choice(p, json_string_value(v), errors, &src);
+        }
         return;
     case AW_T_OBJECT:
         if (!json_is_object(v)) {

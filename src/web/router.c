@@ -136,11 +136,24 @@ static struct aw__node *node_new(void) {
     return calloc(1, sizeof(struct aw__node));
 }
 
+/* Static children are sorted by length, then bytes: a lookup is a binary search. */
+static int seg_cmp(const struct aw__node *c, const char *seg, size_t len) {
+    if (c->seg_len != len)
+        return c->seg_len < len ? -1 : 1;
+    return memcmp(c->seg, seg, len);
+}
+
 static struct aw__node *static_child(struct aw__node *n, const char *seg, size_t len, bool create) {
-    for (size_t i = 0; i < n->nstatics; i++) {
-        struct aw__node *c = n->statics[i];
-        if (c->seg_len == len && memcmp(c->seg, seg, len) == 0)
-            return c;
+    size_t lo = 0, hi = n->nstatics;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = seg_cmp(n->statics[mid], seg, len);
+        if (cmp == 0)
+            return n->statics[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (!create)
         return NULL;
@@ -157,7 +170,9 @@ static struct aw__node *static_child(struct aw__node *n, const char *seg, size_t
         return NULL;
     }
     c->seg_len = len;
-    v[n->nstatics++] = c;
+    memmove(v + lo + 1, v + lo, (n->nstatics - lo) * sizeof(*v));
+    v[lo] = c;
+    n->nstatics++;
     return c;
 }
 

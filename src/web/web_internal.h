@@ -4,6 +4,7 @@
 #define AW_WEB_INTERNAL_H
 
 #include <regex.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -243,6 +244,16 @@ AW__HIDDEN void aw__error_add(json_t *errors, const char *type, json_t *loc, con
 /* Reads, parses and validates the route's JSON body into c->body. Returns 0, or the status
  * already answered (413, 415, 422...). Appends validation errors to `errors`. */
 AW__HIDDEN int aw__body_validate(aw_ctx_t *c, json_t *errors);
+
+/* ---- JSON text (jsonw.c) ------------------------------------------------------------------- */
+
+/*
+ * json_pack(fmt, ap)'s value as compact JSON text (what aw_reply_json would
+ * send), written directly: a new NUL-terminated string and its length, or
+ * NULL when the format or a value is beyond the fast path (then nothing was
+ * consumed or released: `ap` is read through a copy).
+ */
+AW__HIDDEN char *aw__jsonf(const char *fmt, va_list ap, size_t *len);
 
 /* ---- OpenAPI (openapi.c) ----------------------------------------------------------------- */
 

@@ -155,7 +155,7 @@ TEST(well_formed_checker_catches_mistakes) {
     ASSERT_FALSE(well_formed("<a></a><b></b>"));
 }
 
-/* n customers, the i-th served at i ms (so sorted order is index order), one in `fail_every` lost. */
+/* n customers, the i-th served at i ms (sorted order is index order); every fail_every-th lost. */
 static rush_customer_t *crowd(size_t n, size_t fail_every) {
     rush_customer_t *c = calloc(n, sizeof(*c));
     ASSERT_TRUE(c != NULL);
