@@ -271,6 +271,7 @@ typedef struct aw_app_opts {
     const char *openapi_url;        /* ["/openapi.json"]; "" turns it (and the docs) off */
     const char *docs_url;           /* ["/docs"]; "" turns it off */
     bool redirect_slashes;          /* [true] 307 to the declared form of a path */
+    const char *metrics_url;        /* [off] e.g. "/metrics": the worker's load as JSON (pool, connections) */
     const aw_dep_t *const *deps;    /* run before every route */
     int _reserved;
 } aw_app_opts_t;

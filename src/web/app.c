@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "awaitress/error.h"
 #include "awaitress/pool.h"
@@ -671,6 +672,19 @@ static bool builtin(aw_ctx_t *c, aw_str_t path, int midx) {
             app->openapi_len = strlen(s);
         }
         aw_reply_bytes(c, 200, "application/json", app->openapi, app->openapi_len);
+        return true;
+    }
+    const char *mu = app->opts.metrics_url;
+    if (mu && *mu && path.len == strlen(mu) && memcmp(path.ptr, mu, path.len) == 0) {
+        /* The worker's load, so a full pool is seen before it turns clients away. */
+        aw_pool_stats_t st;
+        aw_pool_stats(aw_pool_default(), &st);
+        aw_reply_header(c, "Cache-Control", "no-store");
+        aw_reply_jsonf(c, 200, "{s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "pid", (int)getpid(),
+                       "pool", "threads", (json_int_t)st.threads, "max_threads",
+                       (json_int_t)st.max_threads, "busy", (json_int_t)st.busy, "queued",
+                       (json_int_t)st.queued, "queue_cap", (json_int_t)st.queue_cap,
+                       "waiting_for_room", (json_int_t)st.room_waiters);
         return true;
     }
     if (app->docs_url) {

@@ -606,3 +606,26 @@ TEST(a_full_pool_answers_503_with_retry_after) {
     aw_pool_shutdown_default();
     aw_app_free(app);
 }
+
+/* ---- the built-in pages ---- */
+
+TEST(docs_can_be_moved_or_switched_off_and_metrics_switched_on) {
+    aw_app_t *app = aw_app_new("t", "1", .openapi_url = "/api/openapi.json", .docs_url = "",
+                               .metrics_url = "/metrics");
+    ASSERT_EQ(aw_get(app, "/x", h_static), 0);
+    aw_test_client_t *tc = aw_test_client_new(app);
+    expect(req(tc, "GET", "/openapi.json"), 404, NULL);
+    expect(req(tc, "GET", "/docs"), 404, NULL);
+    aw_test_res_t *r = req(tc, "GET", "/api/openapi.json");
+    json_t *doc = aw_test_res_json(r);
+    ASSERT_STR_EQ(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+    json_decref(doc);
+    expect(r, 200, NULL);
+    r = req(tc, "GET", "/metrics");
+    json_t *m = aw_test_res_json(r);
+    ASSERT_TRUE(json_integer_value(json_object_get(json_object_get(m, "pool"), "queue_cap")) > 0);
+    json_decref(m);
+    expect(r, 200, NULL);
+    aw_test_client_free(tc);
+    aw_app_free(app);
+}
