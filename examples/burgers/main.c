@@ -58,7 +58,7 @@ struct insert_job {
 
 static int insert_fn(void *arg) {
     struct insert_job *j = arg;
-    return store_insert(j->customer, j->burgers, j->counter, (int)getpid(), &j->o);
+    return store_insert(j->customer, j->burgers, j->counter, (int)getpid(), 0, &j->o);
 }
 
 static void place_order(aw_ctx_t *c) {
@@ -223,13 +223,15 @@ static void list_orders(aw_ctx_t *c) {
 /* A blocking handler: it runs on a pool thread and holds it, like a cashier-cook. */
 static void counter_order(aw_ctx_t *c) {
     uint64_t t0 = aw_now_ns();
+    double arrived = now_s();
     int burgers = (int)aw_body_int(c, "burgers");
     for (int i = 0; i < burgers; i++) {
         struct timespec ts = {g.cook_ms / 1000, (long)(g.cook_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL); /* really blocked: this thread serves nobody else meanwhile */
     }
     order_t o;
-    if (store_insert(aw_body_str(c, "customer"), burgers, true, (int)getpid(), &o) != STORE_OK) {
+    if (store_insert(aw_body_str(c, "customer"), burgers, true, (int)getpid(), arrived, &o) !=
+        STORE_OK) {
         aw_http_error(c, 503, "The order book is unavailable: %s", store_error());
         return;
     }

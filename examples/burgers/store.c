@@ -159,7 +159,8 @@ static void row_to_order(sqlite3_stmt *st, order_t *o) {
 
 #define COLS "ticket, customer, burgers, status, counter, created_at, cooking_at, ready_at, picked_up_at"
 
-static int store_insert_locked(const char *customer, int burgers, bool counter, int pid, order_t *out) {
+static int store_insert_locked(const char *customer, int burgers, bool counter, int pid,
+                               double arrived, order_t *out) {
     sqlite3 *d = db();
     if (!d)
         return STORE_ERROR;
@@ -175,10 +176,10 @@ static int store_insert_locked(const char *customer, int burgers, bool counter, 
     sqlite3_bind_text(st, 3, counter ? "picked_up" : "queued", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, counter);
     sqlite3_bind_int(st, 5, pid);
-    sqlite3_bind_double(st, 6, counter ? now - 0.0 : now);
+    sqlite3_bind_double(st, 6, arrived > 0 ? arrived : now);
     if (counter) {
-        /* A counter order is cooked and handed over before it is written down. */
-        sqlite3_bind_null(st, 7);
+        /* A counter order is cooked (from its arrival) and handed over before it is written down. */
+        sqlite3_bind_double(st, 7, arrived > 0 ? arrived : now);
         sqlite3_bind_double(st, 8, now);
         sqlite3_bind_double(st, 9, now);
     } else {
@@ -347,11 +348,12 @@ static int store_claim_orphans_locked(int pid, int64_t **tickets, int **burgers,
 }
 
 
-int store_insert(const char *customer, int burgers, bool counter, int pid, order_t *out) {
+int store_insert(const char *customer, int burgers, bool counter, int pid, double arrived,
+                 order_t *out) {
     if (tl_in_batch)
-        return store_insert_locked(customer, burgers, counter, pid, out);
+        return store_insert_locked(customer, burgers, counter, pid, arrived, out);
     pthread_mutex_lock(&g_write_mu);
-    int rc = store_insert_locked(customer, burgers, counter, pid, out);
+    int rc = store_insert_locked(customer, burgers, counter, pid, arrived, out);
     pthread_mutex_unlock(&g_write_mu);
     return rc;
 }

@@ -31,8 +31,12 @@ int store_init(const char *path);
 /* The last error on this thread, for a 503's message. */
 const char *store_error(void);
 
-/* Adds an order (status queued, or picked_up for a counter order) owned by `pid`. */
-int store_insert(const char *customer, int burgers, bool counter, int pid, order_t *out);
+/*
+ * Adds an order (status queued, or picked_up for a counter order) owned by
+ * `pid`, which arrived at `arrived` (seconds since the epoch; 0: now).
+ */
+int store_insert(const char *customer, int burgers, bool counter, int pid, double arrived,
+                 order_t *out);
 
 int store_get(int64_t ticket, order_t *out);
 
