@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 static char *g_path;
 /*
@@ -53,6 +54,19 @@ static int fail(const char *what) {
     return STORE_ERROR;
 }
 
+/* sqlite3_exec, retried while another process holds a lock it will not wait for. */
+static int exec_retry(sqlite3 *d, const char *sql, char **err) {
+    for (int tries = 0;; tries++) {
+        int rc = sqlite3_exec(d, sql, NULL, NULL, err);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries == 500)
+            return rc;
+        sqlite3_free(*err);
+        *err = NULL;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static sqlite3 *db(void) {
     if (tl_db)
         return tl_db;
@@ -69,8 +83,9 @@ static sqlite3 *db(void) {
     }
     sqlite3_busy_timeout(d, 5000);
     char *err = NULL;
-    if (sqlite3_exec(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &err) !=
-        SQLITE_OK) {
+    /* Switching a new file to WAL takes an exclusive lock and does not wait for
+     * it (no busy handler): workers opening a fresh book together retry. */
+    if (exec_retry(d, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", &err) != SQLITE_OK) {
         snprintf(tl_err, sizeof(tl_err), "opening %s: %s", g_path, err ? err : "?");
         sqlite3_free(err);
         sqlite3_close(d);
@@ -96,7 +111,7 @@ int store_init(const char *path) {
     if (!d)
         return STORE_ERROR;
     char *err = NULL;
-    int rc = sqlite3_exec(d,
+    int rc = exec_retry(d,
                           "CREATE TABLE IF NOT EXISTS orders ("
                           " ticket INTEGER PRIMARY KEY AUTOINCREMENT,"
                           " customer TEXT NOT NULL,"
@@ -107,7 +122,7 @@ int store_init(const char *path) {
                           " created_at REAL NOT NULL,"
                           " cooking_at REAL, ready_at REAL, picked_up_at REAL);"
                           "CREATE INDEX IF NOT EXISTS orders_status ON orders(status);",
-                          NULL, NULL, &err);
+                          &err);
     if (rc != SQLITE_OK) {
         snprintf(tl_err, sizeof(tl_err), "creating the schema: %s", err ? err : "?");
         sqlite3_free(err);
