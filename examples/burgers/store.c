@@ -67,9 +67,29 @@ static int exec_retry(sqlite3 *d, const char *sql, char **err) {
     }
 }
 
+/* A pool thread's connection is closed when the thread ends (the pool joins its threads at exit). */
+static pthread_key_t g_conn_key;
+static pthread_once_t g_conn_once = PTHREAD_ONCE_INIT;
+
+static void close_conn(void *unused) {
+    (void)unused;
+    for (size_t i = 0; i < sizeof(tl_stmts) / sizeof(tl_stmts[0]); i++) {
+        sqlite3_finalize(tl_stmts[i].st);
+        tl_stmts[i].st = NULL;
+        tl_stmts[i].sql = NULL;
+    }
+    sqlite3_close(tl_db);
+    tl_db = NULL;
+}
+
+static void conn_key_init(void) {
+    pthread_key_create(&g_conn_key, close_conn);
+}
+
 static sqlite3 *db(void) {
     if (tl_db)
         return tl_db;
+    pthread_once(&g_conn_once, conn_key_init);
     if (!g_path) {
         snprintf(tl_err, sizeof(tl_err), "the store was not initialised");
         return NULL;
@@ -92,21 +112,15 @@ static sqlite3 *db(void) {
         return NULL;
     }
     tl_db = d;
+    pthread_setspecific(g_conn_key, d); /* any non-NULL value: the destructor then runs */
     return d;
 }
 
 int store_init(const char *path) {
     free(g_path);
     g_path = strdup(path);
-    if (tl_db) {
-        for (size_t i = 0; i < sizeof(tl_stmts) / sizeof(tl_stmts[0]); i++) {
-            sqlite3_finalize(tl_stmts[i].st);
-            tl_stmts[i].st = NULL;
-            tl_stmts[i].sql = NULL;
-        }
-        sqlite3_close(tl_db);
-        tl_db = NULL;
-    }
+    if (tl_db)
+        close_conn(NULL);
     sqlite3 *d = db();
     if (!d)
         return STORE_ERROR;
@@ -335,6 +349,10 @@ static int store_claim_orphans_locked(int pid, int64_t **tickets, int **burgers,
     }
     size_t cap = 0;
     int rc;
+    bool oom = false;
+    /* Read every candidate first, then update: an UPDATE that moves a row
+     * along the status index while the SELECT still walks it may show the
+     * row again (SQLite leaves that undefined), and it was cooked twice. */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int owner = sqlite3_column_int(st, 2);
         /* A live owner keeps its orders; ours from a previous life are orphans too. */
@@ -342,22 +360,40 @@ static int store_claim_orphans_locked(int pid, int64_t **tickets, int **burgers,
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            *tickets = realloc(*tickets, cap * sizeof(**tickets));
-            *burgers = realloc(*burgers, cap * sizeof(**burgers));
+            int64_t *t = realloc(*tickets, cap * sizeof(**tickets));
+            if (t)
+                *tickets = t;
+            int *b = realloc(*burgers, cap * sizeof(**burgers));
+            if (b)
+                *burgers = b;
+            if (!t || !b) {
+                oom = true;
+                break;
+            }
         }
         (*tickets)[*n] = sqlite3_column_int64(st, 0);
         (*burgers)[*n] = sqlite3_column_int(st, 1);
-        sqlite3_reset(up);
-        sqlite3_bind_int(up, 1, pid);
-        sqlite3_bind_int64(up, 2, (*tickets)[*n]);
-        sqlite3_step(up);
         (*n)++;
     }
     sqlite3_finalize(st);
+    for (size_t i = 0; rc == SQLITE_DONE && !oom && i < *n; i++) {
+        sqlite3_reset(up);
+        sqlite3_bind_int(up, 1, pid);
+        sqlite3_bind_int64(up, 2, (*tickets)[i]);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+    }
     sqlite3_finalize(up);
-    if (rc != SQLITE_DONE || sqlite3_exec(d, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (oom || rc != SQLITE_DONE || sqlite3_exec(d, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int r = oom ? (snprintf(tl_err, sizeof(tl_err), "claim: out of memory"), STORE_ERROR)
+                    : fail("claim");
         sqlite3_exec(d, "ROLLBACK", NULL, NULL, NULL);
-        return fail("claim");
+        free(*tickets);
+        free(*burgers);
+        *tickets = NULL;
+        *burgers = NULL;
+        *n = 0;
+        return r;
     }
     return STORE_OK;
 }
