@@ -7,7 +7,8 @@
    mode (the counter, 40 pool threads). Its `concurrent_*` / `parallel_*` lines are
    passed through.
 2. The mansion: POST /mansion/clean with one cleaner on the loop thread against two
-   cleaners on the pool (the machine's 2 cores); medians of several runs.
+   cleaners on the pool (the machine's 2 cores, so this shop is not pinned); medians of
+   several interleaved runs.
 3. The lesson: while the mansion is cleaned, a customer looks at a ticket every 5 ms;
    the p99 of that look, with the cleaning on the pool and then (wrongly) on the loop.
 
@@ -28,8 +29,9 @@ import threading
 import time
 
 
-def start_shop(build, db, *args):
-    p = subprocess.Popen([os.path.join(build, "bin", "burgers"), "--host", "127.0.0.1",
+def start_shop(build, db, *args, cpu=None):
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    p = subprocess.Popen([*pin, os.path.join(build, "bin", "burgers"), "--host", "127.0.0.1",
                           "--port", "0", "--db", db, "--log-level", "warning", *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = p.stdout.readline().decode()
@@ -62,10 +64,12 @@ def request(port, method, path, body=None, timeout=120):
 
 def rush(build, customers, svg):
     with tempfile.TemporaryDirectory() as d:
+        # The shop (loop and pool) on CPU 0, the customers on CPU 1.
         shop, port = start_shop(build, os.path.join(d, "shop.db"), "--cook-ms", "1000",
-                                "--ovens", "1000")
+                                "--ovens", "1000", cpu=0)
         try:
-            cmd = [os.path.join(build, "bin", "burger-rush"), f"http://127.0.0.1:{port}",
+            cmd = ["taskset", "-c", "1", os.path.join(build, "bin", "burger-rush"),
+                   f"http://127.0.0.1:{port}",
                    "--customers", str(customers), "--burgers-each", "1", "--mode", "both",
                    "--timeout-s", "120"]
             if svg:
@@ -121,7 +125,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--customers", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--rooms", type=int, default=64)
+    ap.add_argument("--rooms", type=int, default=256)
     ap.add_argument("--svg", default="")
     ap.add_argument("--only", default="rush,mansion,lesson")
     a = ap.parse_args()

@@ -31,6 +31,16 @@ static struct {
     kitchen_t *kitchen; /* this worker's */
 } g = {.cook_ms = 1000, .ovens = 1000, .room_rounds = 2000000, .db = "burgers.db"};
 
+/* Answers with an order, written straight to text. */
+static void reply_order(aw_ctx_t *c, int status, const order_t *o) {
+    char text[ORDER_TEXT_MAX];
+    size_t n = order_text(o, text, sizeof(text));
+    if (n)
+        aw_reply_bytes(c, status, "application/json", text, n);
+    else
+        aw_reply_json(c, status, order_json(o));
+}
+
 static int store_failed(aw_ctx_t *c) {
     return aw_http_error(c, 503, "The order book is unavailable: %s", db_error());
 }
@@ -74,7 +84,7 @@ static void place_order(aw_ctx_t *c) {
     char loc[64];
     snprintf(loc, sizeof(loc), "/orders/%lld", (long long)j.o.ticket);
     aw_reply_header(c, "Location", loc);
-    aw_reply_json(c, 201, order_json(&j.o));
+    reply_order(c, 201, &j.o);
 }
 
 struct get_job {
@@ -108,7 +118,7 @@ static bool load(aw_ctx_t *c, order_t *o) {
 static void read_order(aw_ctx_t *c) {
     order_t o;
     if (load(c, &o))
-        aw_reply_json(c, 200, order_json(&o));
+        reply_order(c, 200, &o);
 }
 
 static bool is_done(const order_t *o) {
@@ -138,7 +148,7 @@ static void wait_order(aw_ctx_t *c) {
         if (rc != 0)
             break;
     }
-    aw_reply_json(c, is_done(&o) ? 200 : 202, order_json(&o));
+    reply_order(c, is_done(&o) ? 200 : 202, &o);
 }
 
 static void order_events(aw_ctx_t *c) {
@@ -148,13 +158,12 @@ static void order_events(aw_ctx_t *c) {
     if (aw_sse_start(c) < 0)
         return;
     for (int seq = 1;; seq++) {
-        json_t *j = order_json(&o);
-        char *data = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        json_decref(j);
+        char data[ORDER_TEXT_MAX];
+        if (!order_text(&o, data, sizeof(data)))
+            return;
         char id[24];
         snprintf(id, sizeof(id), "%d", seq);
-        int rc = aw_sse_send(c, "status", id, data ? data : "{}");
-        free(data);
+        int rc = aw_sse_send(c, "status", id, data);
         if (rc < 0 || is_done(&o))
             return; /* "your number is called": the stream ends */
         char seen[16];
@@ -193,7 +202,7 @@ static void pickup_order(aw_ctx_t *c) {
         store_failed(c);
     else {
         kitchen_picked_up(g.kitchen, &j.o);
-        aw_reply_json(c, 200, order_json(&j.o));
+        reply_order(c, 200, &j.o);
     }
 }
 

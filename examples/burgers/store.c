@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -473,4 +474,84 @@ json_t *order_json(const order_t *o) {
                      "created_at", time_or_null(o->created_at), "cooking_at",
                      time_or_null(o->cooking_at), "ready_at", time_or_null(o->ready_at),
                      "picked_up_at", time_or_null(o->picked_up_at));
+}
+
+/* Digits of a non-negative number, by hand (printf costs more than the rest of a reply). */
+static size_t put_uint(char *out, unsigned long long v) {
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* A time as seconds with up to 6 decimals, or null. */
+static size_t put_time(char *out, double t) {
+    if (t <= 0) {
+        memcpy(out, "null", 4);
+        return 4;
+    }
+    long long us = llround(t * 1e6);
+    size_t n = put_uint(out, (unsigned long long)(us / 1000000));
+    long long frac = us % 1000000;
+    out[n++] = '.';
+    if (!frac) {
+        out[n++] = '0';
+        return n;
+    }
+    char f[6];
+    int len = 6;
+    for (int i = 5; i >= 0; i--, frac /= 10)
+        f[i] = (char)('0' + frac % 10);
+    while (len > 1 && f[len - 1] == '0')
+        len--;
+    memcpy(out + n, f, (size_t)len);
+    return n + (size_t)len;
+}
+
+static size_t put_lit(char *out, const char *s) {
+    size_t n = strlen(s);
+    memcpy(out, s, n);
+    return n;
+}
+
+size_t order_text(const order_t *o, char *out, size_t cap) {
+    /* Each part is bounded: the name (63 bytes, 6 each escaped), four times, the rest small. */
+    if (cap < ORDER_TEXT_MAX)
+        return 0;
+    size_t n = put_lit(out, "{\"ticket\":");
+    n += put_uint(out + n, (unsigned long long)o->ticket);
+    n += put_lit(out + n, ",\"customer\":\"");
+    /* The customer was checked at the door (1..50 characters); still, escape what JSON needs. */
+    for (const unsigned char *p = (const unsigned char *)o->customer; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            static const char hex[] = "0123456789ABCDEF";
+            n += put_lit(out + n, "\\u00");
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    n += put_lit(out + n, "\",\"burgers\":");
+    n += put_uint(out + n, (unsigned long long)(o->burgers > 0 ? o->burgers : 0));
+    n += put_lit(out + n, ",\"status\":\"");
+    n += put_lit(out + n, o->status);
+    n += put_lit(out + n, "\",\"created_at\":");
+    n += put_time(out + n, o->created_at);
+    n += put_lit(out + n, ",\"cooking_at\":");
+    n += put_time(out + n, o->cooking_at);
+    n += put_lit(out + n, ",\"ready_at\":");
+    n += put_time(out + n, o->ready_at);
+    n += put_lit(out + n, ",\"picked_up_at\":");
+    n += put_time(out + n, o->picked_up_at);
+    out[n++] = '}';
+    out[n] = '\0';
+    return n;
 }

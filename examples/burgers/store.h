@@ -66,6 +66,12 @@ int store_batch_end(void);
 /* The order as the API shows it (a new reference). */
 json_t *order_json(const order_t *o);
 
+/* The same as JSON text, written directly (the hot path): its length, 0 if `cap` is short. */
+size_t order_text(const order_t *o, char *out, size_t cap);
+
+/* Room order_text() needs at most. */
+#define ORDER_TEXT_MAX 1024
+
 /* Seconds since the epoch, with microseconds. */
 double now_s(void);
 
