@@ -629,3 +629,25 @@ TEST(docs_can_be_moved_or_switched_off_and_metrics_switched_on) {
     aw_test_client_free(tc);
     aw_app_free(app);
 }
+
+/* ---- programming errors are reported, not guessed around ---- */
+
+static void h_undeclared(aw_ctx_t *c) {
+    aw_query_int(c, "nope"); /* aborts: the route declares no such param */
+}
+
+static void undeclared_child(void *arg) {
+    (void)arg;
+    aw_app_t *app = aw_app_new("t", "1");
+    aw_get(app, "/u", h_undeclared);
+    aw_test_client_t *tc = aw_test_client_new(app);
+    aw_test_request(tc, "GET", "/u", NULL, NULL, 0);
+}
+
+TEST(reading_an_undeclared_param_aborts_with_the_route) {
+    char out[2048];
+    int st = test_run_child(undeclared_child, NULL, out, sizeof(out));
+    ASSERT_TRUE(st != 0);
+    ASSERT_TRUE(strstr(out, "reading query param 'nope' as an int: route GET /u does not declare it") !=
+                NULL);
+}
