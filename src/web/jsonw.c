@@ -16,6 +16,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +90,34 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
     return n;
 }
 
+/* Bytes that go out as they are: printable ASCII but '"' and '\\'. */
+static inline bool plain(unsigned char c) {
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Eight bytes at a time: true if any needs escaping or is not ASCII. */
+static inline bool word_special(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    /* A zero byte in x shows as (x - ones) & ~x & highs; bytes < 0x20 as (w - 0x20..) & ~w. */
+    uint64_t hit = ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((w - ones * 0x20) & ~w) | w;
+    return (hit & highs) != 0;
+}
+
 static bool put_string(struct jbuf *b, const char *s, size_t n) {
     put(b, "\"", 1);
     size_t run = 0;
-    for (size_t i = 0; i < n;) {
+    /* Plain stretches go by words; only a word with something special is looked at bytewise. */
+    while (run + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + run, 8);
+        if (word_special(w))
+            break;
+        run += 8;
+    }
+    for (size_t i = run; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (plain(c)) {
             i++;
             run++;
             continue;

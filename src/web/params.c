@@ -435,14 +435,19 @@ char *aw__decode(aw_ctx_t *c, const char *s, size_t n, bool plus) {
     return out;
 }
 
+/*
+ * Splits the query once into raw (undecoded) pairs. Names are decoded only
+ * if they hold '%' or '+' (rare), values only when a declared param asks
+ * for them: most of a query is never copied.
+ */
 static int parse_query(aw_ctx_t *c) {
     c->query_parsed = true;
     aw_str_t q = aw_http_req_query(c->req);
     if (!q.ptr || !q.len)
         return 0;
     size_t count = 1;
-    for (size_t i = 0; i < q.len; i++)
-        count += q.ptr[i] == '&';
+    for (const char *a = q.ptr, *e = q.ptr + q.len; (a = memchr(a, '&', (size_t)(e - a))); a++)
+        count++;
     c->query = aw_ctx_alloc(c, count * sizeof(*c->query));
     if (!c->query)
         return AW_ENOMEM;
@@ -453,13 +458,16 @@ static int parse_query(aw_ctx_t *c) {
         if (stop > p) {
             const char *eq = memchr(p, '=', (size_t)(stop - p));
             const char *kend = eq ? eq : stop;
-            char *k = aw__decode(c, p, (size_t)(kend - p), true);
-            char *v = eq ? aw__decode(c, eq + 1, (size_t)(stop - eq - 1), true)
-                         : aw__decode(c, "", 0, true);
-            if (!k || !v)
-                return AW_ENOMEM;
-            c->query[c->nquery].name = k;
-            c->query[c->nquery].value = v;
+            aw_str_t name = {p, (size_t)(kend - p)};
+            if (memchr(name.ptr, '%', name.len) || memchr(name.ptr, '+', name.len)) {
+                char *k = aw__decode(c, name.ptr, name.len, true);
+                if (!k)
+                    return AW_ENOMEM;
+                name = (aw_str_t){k, strlen(k)};
+            }
+            c->query[c->nquery].name = name;
+            c->query[c->nquery].value =
+                eq ? (aw_str_t){eq + 1, (size_t)(stop - eq - 1)} : (aw_str_t){"", 0};
             c->nquery++;
         }
         if (!amp)
@@ -469,11 +477,15 @@ static int parse_query(aw_ctx_t *c) {
     return 0;
 }
 
-/* The last value given for a query name (FastAPI takes the last), or NULL. */
-static const char *query_value(aw_ctx_t *c, const char *name) {
+/* The last value given for a query name (FastAPI takes the last), decoded; NULL if absent. */
+static const char *query_value(aw_ctx_t *c, const char *name, bool *oom) {
+    size_t n = strlen(name);
     for (size_t i = c->nquery; i-- > 0;)
-        if (strcmp(c->query[i].name, name) == 0)
-            return c->query[i].value;
+        if (c->query[i].name.len == n && memcmp(c->query[i].name.ptr, name, n) == 0) {
+            char *v = aw__decode(c, c->query[i].value.ptr, c->query[i].value.len, true);
+            *oom = !v;
+            return v;
+        }
     return NULL;
 }
 
@@ -532,7 +544,10 @@ int aw__params_validate(aw_ctx_t *c, json_t *errors) {
         case AW_IN_QUERY:
             if (!c->query_parsed && parse_query(c) < 0)
                 return AW_ENOMEM;
-            text = query_value(c, d->p.name);
+            bool oom = false;
+            text = query_value(c, d->p.name, &oom);
+            if (oom)
+                return AW_ENOMEM;
             break;
         case AW_IN_HEADER: {
             aw_str_t h = aw_http_req_header(c->req, d->p.name);

@@ -175,8 +175,8 @@ struct aw_ctx {
     json_t *body;
     void **dep_vals;                /* one per route->deps */
     uint8_t *dep_done;
-    /* the query string, split once: names and values decoded, in the arena */
-    struct { const char *name, *value; } *query;
+    /* the query string, split once into raw pairs (see parse_query) */
+    struct { aw_str_t name, value; } *query;
     size_t nquery;
     bool query_parsed;
     /* the reply */

@@ -42,6 +42,13 @@ TEST(common_formats_match_jansson_byte_for_byte) {
     ASSERT_EQ(same("{s:s}", "esc", "quote\" back\\ nl\n tab\t ctl\x01 del\x7f"), 0);
     ASSERT_EQ(same("{s:s}", "utf8", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x94"), 0);
     ASSERT_EQ(same("{s:s#}", "cut", "abcdef", 3), 0);
+    /* Long plain runs go by words: specials past the first word, and at word edges. */
+    ASSERT_EQ(same("{s:s}", "w", "abcdefghijklmnop\"q"), 0);
+    ASSERT_EQ(same("{s:s}", "w", "abcdefg\\hijklmnop"), 0);
+    ASSERT_EQ(same("{s:s}", "w", "abcdefgh\x1fijklmnop"), 0);
+    ASSERT_EQ(same("{s:s}", "w", "abcdefghijklmnopq\xc3\xa9"), 0);
+    ASSERT_EQ(same("{s:s}", "w", "0123456789abcdef"), 0);
+    ASSERT_EQ(same("{s:s}", "w", "~~~~~~~~ ~~~~~~~!#[]{}"), 0);
     ASSERT_EQ(same("{s:I}", "min", (json_int_t)INT64_MIN), 0);
     json_t *o = json_pack("{s:[i,i]}", "k", 1, 2);
     ASSERT_EQ(same("{s:O}", "nested", o), 0);
