@@ -40,6 +40,7 @@ struct kitchen {
     size_t cooking, queued, cooked_burgers;
     size_t live_cooks;
     aw_event_t cooks_done;
+    bool stopping;        /* orders still queued are left to the book (a restart cooks them) */
     struct ticket *buckets[NBUCKETS];
 };
 
@@ -53,6 +54,8 @@ struct order_msg {
 struct db_job {
     int (*fn)(void *arg);
     void *arg;
+    int rc;
+    bool ran;
     char err[256]; /* the pool thread's store_error(), carried back */
 };
 
@@ -60,24 +63,24 @@ static char g_db_err[256]; /* loop thread */
 
 static void *db_tramp(void *arg) {
     struct db_job *j = arg;
-    int rc = j->fn(j->arg);
-    if (rc == STORE_ERROR)
+    j->rc = j->fn(j->arg);
+    if (j->rc == STORE_ERROR)
         snprintf(j->err, sizeof(j->err), "%s", store_error());
-    return (void *)(intptr_t)rc;
+    j->ran = true;
+    return NULL;
 }
 
 int db_call(int (*fn)(void *arg), void *arg) {
     struct db_job j = {.fn = fn, .arg = arg};
-    void *res = NULL;
-    int rc = aw_run_blocking_status(db_tramp, &j, &res);
-    /* A job already running finishes even when we were cancelled: its result stands. */
-    if (rc < 0 && !res) {
+    int rc = aw_run_blocking_status(db_tramp, &j, NULL);
+    /* A job that ran stands, even when we were cancelled or timed out meanwhile. */
+    if (!j.ran) {
         snprintf(g_db_err, sizeof(g_db_err), "the pool: %s", aw_strerror(rc));
-        return STORE_ERROR;
+        return rc == AW_ECANCELED || rc == AW_ETIMEDOUT ? rc : STORE_ERROR;
     }
-    if ((int)(intptr_t)res == STORE_ERROR)
+    if (j.rc == STORE_ERROR)
         snprintf(g_db_err, sizeof(g_db_err), "%s", j.err);
-    return (int)(intptr_t)res;
+    return j.rc;
 }
 
 const char *db_error(void) {
@@ -252,10 +255,15 @@ static struct ticket *ticket_get(kitchen_t *k, int64_t id, bool create) {
     return t;
 }
 
+static bool is_live(const struct ticket *t) {
+    return strcmp(t->status, "queued") == 0 || strcmp(t->status, "cooking") == 0;
+}
+
 static void ticket_drop_if_idle(kitchen_t *k, struct ticket *t) {
-    if (t->waiters || strcmp(t->status, "picked_up") != 0)
+    if (t->waiters || is_live(t))
         return;
-    /* Picked up and nobody waiting: the order book has the rest of its story. */
+    /* Ready and nobody waiting: the order book has the rest of its story (and
+     * a pickup may happen on another worker, which this entry would not see). */
     struct ticket **p = slot(k, t->id);
     *p = t->next;
     free(t);
@@ -336,6 +344,9 @@ static void *cook_main(void *arg) {
             aw_log(AW_LOG_ERROR, "ticket %lld: recording 'ready': %s", (long long)ticket,
                    db_error());
         announce(k, ticket, "ready", j.at);
+        struct ticket *t = ticket_get(k, ticket, false);
+        if (t)
+            ticket_drop_if_idle(k, t);
     }
     if (--k->live_cooks == 0)
         aw_event_set(&k->cooks_done);
@@ -349,6 +360,10 @@ static void *dispatcher_main(void *arg) {
         if (aw_chan_recv(k->orders, &v) < 0)
             break; /* closed: the kitchen stops */
         struct order_msg *m = v;
+        if (k->stopping) {
+            free(m);
+            continue;
+        }
         struct cook_ctx *cc = malloc(sizeof(*cc));
         aw_task_t *t = cc ? aw_async(cook_main, cc) : NULL;
         if (!t) {
@@ -390,6 +405,7 @@ kitchen_t *kitchen_start(const struct kitchen_opts *o) {
 void kitchen_stop(kitchen_t *k) {
     if (!k)
         return;
+    k->stopping = true;
     aw_chan_close(k->orders);
     aw_await(k->dispatcher);
     /* Orders in the oven finish; their tickets stay valid in the book. */
@@ -446,8 +462,9 @@ int kitchen_wait_change(kitchen_t *k, int64_t ticket, const char *seen, uint64_t
     int rc;
     for (;;) {
         struct ticket *t = ticket_get(k, ticket, false);
-        if (t) {
-            /* Cooked here: what the book says, without asking it. */
+        bool live = t && is_live(t);
+        if (live) {
+            /* Being cooked here: what the book says, without asking it. */
             *o = t->o;
             rc = STORE_OK;
         } else {
@@ -456,7 +473,7 @@ int kitchen_wait_change(kitchen_t *k, int64_t ticket, const char *seen, uint64_t
         }
         if (rc != STORE_OK || !seen || strcmp(o->status, seen) != 0)
             break;
-        if (!t) {
+        if (!live) {
             /* Cooked by another worker (or before a restart): look again soon. */
             rc = aw_sleep_ms(50);
             if (rc < 0)
@@ -475,9 +492,15 @@ int kitchen_wait_change(kitchen_t *k, int64_t ticket, const char *seen, uint64_t
             t->waiters = w.next;
         if (w.next)
             w.next->prev = w.prev;
+        /* Woken by the cooks: the entry has the news (read it before it may go). */
+        *o = t->o;
         ticket_drop_if_idle(k, t);
         if (rc < 0)
             break;
+        if (strcmp(o->status, seen) != 0) {
+            rc = STORE_OK;
+            break;
+        }
     }
     aw_deadline_exit(&d);
     return rc;
@@ -485,9 +508,10 @@ int kitchen_wait_change(kitchen_t *k, int64_t ticket, const char *seen, uint64_t
 
 bool kitchen_lookup(kitchen_t *k, int64_t ticket, order_t *o) {
     struct ticket *t = ticket_get(k, ticket, false);
-    if (t)
-        *o = t->o;
-    return t != NULL;
+    if (!t || !is_live(t))
+        return false;
+    *o = t->o;
+    return true;
 }
 
 void kitchen_picked_up(kitchen_t *k, const order_t *o) {
@@ -499,8 +523,10 @@ void kitchen_picked_up(kitchen_t *k, const order_t *o) {
 }
 
 json_t *kitchen_stats(kitchen_t *k) {
-    aw_pool_stats_t ps;
-    aw_pool_stats(aw_pool_default(), &ps);
+    aw_pool_stats_t ps = {0};
+    aw_pool_t *pool = aw_pool_default();
+    if (pool)
+        aw_pool_stats(pool, &ps);
     return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "pid",
                      (int)getpid(), "ovens", k->o.ovens, "cook_ms", k->o.cook_ms, "ovens_free",
                      (json_int_t)aw_sem_available(&k->ovens), "queued", (json_int_t)k->queued,

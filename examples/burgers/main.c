@@ -274,7 +274,8 @@ static void *clean_share(void *arg) {
 }
 
 static void *cleaner_task(void *arg) {
-    return aw_run_blocking_status(clean_share, arg, NULL) < 0 ? aw_fail(AW_ECANCELED) : NULL;
+    int rc = aw_run_blocking_status(clean_share, arg, NULL);
+    return rc < 0 ? aw_fail(rc) : NULL;
 }
 
 static void clean_mansion(aw_ctx_t *c) {
@@ -297,12 +298,20 @@ static void clean_mansion(aw_ctx_t *c) {
         }
         aw_group_t grp;
         aw_group_init(&grp);
-        for (int i = 0; i < cleaners; i++) {
+        int spawn_rc = 0;
+        for (int i = 0; i < cleaners && spawn_rc == 0; i++) {
             crews[i] = (struct crew){i, rooms, cleaners, 0};
-            aw_group_spawn(&grp, cleaner_task, &crews[i]);
+            spawn_rc = aw_group_spawn(&grp, cleaner_task, &crews[i]);
         }
-        if (aw_group_wait(&grp) < 0)
+        if (spawn_rc < 0)
+            aw_group_cancel(&grp);
+        int rc = aw_group_wait(&grp);
+        if (spawn_rc < 0 || rc < 0) {
+            if (!aw_cancelled())
+                aw_http_error(c, 503, "The cleaners could not work: %s",
+                              aw_strerror(spawn_rc < 0 ? spawn_rc : rc));
             return;
+        }
         for (int i = 0; i < cleaners; i++)
             sum ^= crews[i].sum;
     }

@@ -17,7 +17,7 @@ enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_NOT_READY = 2, STORE_ERROR = -1 
 
 typedef struct order {
     int64_t ticket;
-    char customer[64];
+    char customer[208];  /* up to 50 characters of up to 4 bytes */
     int burgers;
     char status[16];     /* queued, cooking, ready, picked_up */
     double created_at;   /* seconds since the epoch; 0: not yet */
@@ -70,7 +70,7 @@ json_t *order_json(const order_t *o);
 size_t order_text(const order_t *o, char *out, size_t cap);
 
 /* Room order_text() needs at most. */
-#define ORDER_TEXT_MAX 1024
+#define ORDER_TEXT_MAX 2048
 
 /* Seconds since the epoch, with microseconds. */
 double now_s(void);

@@ -287,14 +287,18 @@ AW_API void aw_app_free(aw_app_t *app);
 /*
  * Replaces a dependency everywhere it is used by `stand_in` (tests: a fake
  * database, a fixed user). NULL `stand_in` removes the override. Borrowed.
+ * Only its fn is used: the params validated and the dependencies run first
+ * are still the original's (declared when the routes were added).
  */
 AW_API void aw_app_override(aw_app_t *app, const aw_dep_t *dep, const aw_dep_t *stand_in);
 
 /*
  * Lifespan: `fn(app, data)` runs in each worker process on its loop, as a
  * coroutine, before the first request (startup: a non-zero return stops the
- * worker with that message logged and exit status 1) or after the last one
- * (shutdown). Hooks run in the order added; shutdown hooks run in reverse.
+ * worker, logged, exit status 1) or after the last one (shutdown, once the
+ * background tasks are done or 30 s passed). Startup hooks run in the order
+ * added, shutdown hooks in reverse. A failed startup still runs every
+ * shutdown hook, so they must cope with a partial start (check for NULL).
  */
 typedef int (*aw_lifespan_fn)(aw_app_t *app, void *data);
 AW_API int aw_app_on_startup(aw_app_t *app, aw_lifespan_fn fn, void *data);
@@ -505,6 +509,8 @@ AW_API int aw_background(aw_ctx_t *c, aw_task_fn fn, void *arg);
  * the log. Returns 0, AW_ENOMEM, or AW_ECANCELED if the group is cancelled.
  */
 AW_API int aw_ctx_spawn(aw_ctx_t *c, aw_task_fn fn, void *arg);
+/* (Leftover tasks are cancelled and awaited as soon as the handler returns:
+ * `arg` must outlive the handler's frame, e.g. from aw_ctx_alloc().) */
 /* Awaits the request's tasks: 0, or the first failure's status. */
 AW_API int aw_ctx_wait(aw_ctx_t *c);
 

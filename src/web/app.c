@@ -33,6 +33,7 @@
 
 #include "awaitress/error.h"
 #include "awaitress/pool.h"
+#include "../http/http_internal.h"
 #include "docs_internal.h"
 #include "web_internal.h"
 
@@ -113,6 +114,8 @@ aw_app_t *aw_app_new_opts(const char *title, const char *version, const aw_app_o
     app->docs_url = app->openapi_url ? opt_url(app->opts.docs_url, "/docs") : NULL;
     app->root.app = app;
     app->root.prefix = strdup("");
+    aw_event_init(&app->bg_idle);
+    aw_event_set(&app->bg_idle);
     app->routes_tail = &app->routes;
     if (!app->title || !app->version || !app->root.prefix || !app->own_deps) {
         aw_app_free(app);
@@ -230,6 +233,21 @@ static int check_field(const aw_param_t *f, const char *where, int depth) {
         aw__pdecl_fini(&d);
         if (rc)
             return rc;
+        if (f->def) {
+            /* The default must pass the field's own checks, as a request's value would. */
+            json_t *v = json_loads(f->def, JSON_DECODE_ANY, NULL);
+            json_t *errors = json_array();
+            if (v && errors)
+                aw__json_validate(f, &v, json_array(), errors);
+            bool bad = !v || !errors || json_array_size(errors) > 0;
+            json_decref(v);
+            json_decref(errors);
+            if (bad) {
+                aw_log(AW_LOG_ERROR, "%s: field '%s': default %s does not validate", where,
+                       f->name, f->def);
+                return AW_EINVAL;
+            }
+        }
     }
     if (f->type == AW_T_OBJECT)
         return check_fields(f->fields, where, depth + 1);
@@ -587,6 +605,17 @@ int aw__app_startup(aw_app_t *app) {
 }
 
 void aw__app_shutdown(aw_app_t *app) {
+    /* Background tasks may use what the hooks close: let them finish first (30 s at most). */
+    if (app->bg_live) {
+        aw_log(AW_LOG_INFO, "waiting for %zu background task%s", app->bg_live,
+               app->bg_live == 1 ? "" : "s");
+        aw_deadline_t d;
+        aw_deadline_enter(&d, 30000);
+        aw_event_wait(&app->bg_idle);
+        if (aw_deadline_exit(&d))
+            aw_log(AW_LOG_WARN, "%zu background task%s still running after 30 s", app->bg_live,
+                   app->bg_live == 1 ? "" : "s");
+    }
     for (size_t i = app->nshutdown; i-- > 0;) {
         int rc = app->shutdown[i].fn(app, app->shutdown[i].data);
         if (rc)
@@ -630,6 +659,12 @@ size_t aw__app_allow(aw_app_t *app, aw_str_t path, char *out, size_t cap) {
 }
 
 /* ---- the request pipeline ------------------------------------------------------------------ */
+
+static void drain_request_tasks(aw_ctx_t *c);
+
+static bool aw__deadline_passed(const aw_deadline_t *d) {
+    return aw_now_ns() >= d->_at_ns;
+}
 
 static const aw_dep_t *resolve(aw_app_t *app, const aw_dep_t *d) {
     for (size_t i = 0; i < app->noverrides; i++)
@@ -677,8 +712,10 @@ static bool builtin(aw_ctx_t *c, aw_str_t path, int midx) {
     const char *mu = app->opts.metrics_url;
     if (mu && *mu && path.len == strlen(mu) && memcmp(path.ptr, mu, path.len) == 0) {
         /* The worker's load, so a full pool is seen before it turns clients away. */
-        aw_pool_stats_t st;
-        aw_pool_stats(aw_pool_default(), &st);
+        aw_pool_stats_t st = {0};
+        aw_pool_t *pool = aw_pool_default();
+        if (pool)
+            aw_pool_stats(pool, &st);
         aw_reply_header(c, "Cache-Control", "no-store");
         aw_reply_jsonf(c, 200, "{s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "pid", (int)getpid(),
                        "pool", "threads", (json_int_t)st.threads, "max_threads",
@@ -793,28 +830,35 @@ static void route_request(aw_ctx_t *c) {
         json_decref(errors);
         return;
     }
+    /* The route's deadline covers its dependencies' awaits too. */
+    aw_deadline_t dl;
+    if (r->timeout_ms)
+        aw_deadline_enter(&dl, r->timeout_ms);
     if (r->ndeps) {
         c->dep_vals = aw_ctx_alloc(c, r->ndeps * sizeof(void *));
         if (!c->dep_vals) {
+            if (r->timeout_ms)
+                aw_deadline_exit(&dl);
             aw_http_error(c, 500, "out of memory");
             return;
         }
         for (size_t i = 0; i < r->ndeps; i++) {
             const aw_dep_t *d = resolve(app, r->deps[i]);
             c->dep_vals[i] = d->fn(c);
-            if (aw_replied(c))
-                return; /* the dependency ended the request */
+            if (aw_replied(c) || (r->timeout_ms && aw__deadline_passed(&dl)))
+                break; /* the dependency ended the request, or the time is up */
         }
     }
-    aw_deadline_t dl;
-    if (r->timeout_ms)
-        aw_deadline_enter(&dl, r->timeout_ms);
-    if (r->opts.blocking) {
+    if (aw_replied(c) || (r->timeout_ms && aw__deadline_passed(&dl))) {
+        /* A dependency answered or ran out of time: the handler does not run. */
+    } else if (r->opts.blocking) {
         /* A full queue is answered at once rather than queued behind: a
          * client that gets 503 and Retry-After can go elsewhere. */
-        aw_pool_stats_t st;
-        aw_pool_stats(aw_pool_default(), &st);
-        if (st.queued + st.room_waiters >= st.queue_cap) {
+        aw_pool_stats_t st = {0};
+        aw_pool_t *pool = aw_pool_default();
+        if (pool)
+            aw_pool_stats(pool, &st);
+        if (!pool || st.queued + st.room_waiters >= st.queue_cap) {
             aw_reply_header(c, "Retry-After", "1");
             aw_http_error(c, 503, "Service Unavailable: all %zu worker threads are busy and %zu "
                                   "requests are queued; retry later",
@@ -831,6 +875,8 @@ static void route_request(aw_ctx_t *c) {
     }
     if (r->timeout_ms)
         c->timed_out = aw_deadline_exit(&dl);
+    /* The request's own tasks end with its handler, before the reply goes out. */
+    drain_request_tasks(c);
     if (!aw_replied(c)) {
         if (c->timed_out) {
             aw_http_error(c, 504, "Request timed out after %u ms", r->timeout_ms);
@@ -842,14 +888,38 @@ static void route_request(aw_ctx_t *c) {
     }
 }
 
+/* Cancels and awaits the tasks the handler left running (aw_ctx_spawn). */
+static void drain_request_tasks(aw_ctx_t *c) {
+    if (!c->group_used)
+        return;
+    size_t left = c->group._live;
+    if (left)
+        aw_log(AW_LOG_WARN, "%s %s: %zu task%s still running when the handler returned: cancelled",
+               aw_http_req_method(c->req), c->route ? c->route->path : "?", left,
+               left == 1 ? "" : "s");
+    aw_group_cancel(&c->group);
+    aw_shield_enter();
+    aw_group_wait(&c->group);
+    aw_shield_exit();
+    c->group_used = false;
+}
+
+struct bg_run {
+    aw_app_t *app;
+    struct aw__bg v[];
+};
+
 static void *run_backgrounds(void *arg) {
-    struct aw__bg *v = arg;
-    for (size_t i = 0; v[i].fn; i++) {
-        const char *err = v[i].fn(v[i].arg);
+    struct bg_run *b = arg;
+    for (size_t i = 0; b->v[i].fn; i++) {
+        const char *err = b->v[i].fn(b->v[i].arg);
         if (err)
             aw_log(AW_LOG_ERROR, "background task %zu failed: %s", i + 1, err);
     }
-    free(v);
+    /* The shutdown hooks wait for the last one (aw__app_shutdown). */
+    if (--b->app->bg_live == 0)
+        aw_event_set(&b->app->bg_idle);
+    free(b);
     return NULL;
 }
 
@@ -863,17 +933,10 @@ static void ctx_init(aw_ctx_t *c, aw_app_t *app, aw_http_req_t *req) {
 }
 
 static void ctx_end(aw_ctx_t *c) {
-    /* The request's own tasks end with it. */
-    if (c->group_used) {
-        size_t left = c->group._live;
-        if (left)
-            aw_log(AW_LOG_WARN, "%s %s: %zu task%s still running after the response: cancelled",
-                   aw_http_req_method(c->req), c->route ? c->route->path : "?", left,
-                   left == 1 ? "" : "s");
-        aw_group_cancel(&c->group);
-        aw_shield_enter();
-        aw_group_wait(&c->group);
-        aw_shield_exit();
+    drain_request_tasks(c); /* for requests that ended before their handler (a middleware) */
+    if (c->ndefers || c->nbgs) {
+        /* "After the response": let it leave before cleanup and background work. */
+        aw__http_flush(c->req);
     }
     if (c->ndefers) {
         aw_shield_enter();
@@ -882,12 +945,15 @@ static void ctx_end(aw_ctx_t *c) {
         aw_shield_exit();
     }
     if (c->nbgs) {
-        struct aw__bg *v = malloc((c->nbgs + 1) * sizeof(*v));
+        struct bg_run *v = malloc(sizeof(*v) + (c->nbgs + 1) * sizeof(struct aw__bg));
         if (v) {
-            memcpy(v, c->bgs, c->nbgs * sizeof(*v));
-            v[c->nbgs] = (struct aw__bg){NULL, NULL};
+            v->app = c->app;
+            memcpy(v->v, c->bgs, c->nbgs * sizeof(struct aw__bg));
+            v->v[c->nbgs] = (struct aw__bg){NULL, NULL};
             aw_task_t *t = aw_async(run_backgrounds, v);
             if (t) {
+                if (c->app->bg_live++ == 0)
+                    aw_event_clear(&c->app->bg_idle);
                 aw_task_set_name(t, "background");
                 aw_detach(t);
             } else {

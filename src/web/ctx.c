@@ -25,6 +25,8 @@
 /* ---- the arena ------------------------------------------------------------------------------ */
 
 void *aw_ctx_alloc(aw_ctx_t *c, size_t n) {
+    if (n > SIZE_MAX / 2)
+        return NULL;
     n = (n + 15) & ~(size_t)15;
     size_t pad = (16 - ((uintptr_t)c->arena_ptr & 15)) & 15;
     if (c->arena_ptr && pad + n <= c->arena_left) {
@@ -312,11 +314,19 @@ static int set_reply(aw_ctx_t *c, int status, const char *ctype, char *body, siz
     return 0;
 }
 
+/* The 500 for a reply that could not be built: no allocation can fail it. */
+static int set_reply_500(aw_ctx_t *c) {
+    static const char text[] = "{\"detail\":\"Internal Server Error\"}";
+    char *copy = malloc(sizeof(text));
+    if (copy)
+        memcpy(copy, text, sizeof(text));
+    return set_reply(c, 500, "application/json", copy, copy ? sizeof(text) - 1 : 0);
+}
+
 int aw_reply_json(aw_ctx_t *c, int status, json_t *body) {
     if (!body) {
         aw_log(AW_LOG_ERROR, "aw_reply_json with no value (out of memory, or a bad json_pack format)");
-        return set_reply(c, 500, "application/json", strdup("{\"detail\":\"Internal Server Error\"}"),
-                         34);
+        return set_reply_500(c);
     }
     if (c->status) {
         json_decref(body);
@@ -326,8 +336,7 @@ int aw_reply_json(aw_ctx_t *c, int status, json_t *body) {
     char *s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (!s)
-        return set_reply(c, 500, "application/json",
-                         strdup("{\"detail\":\"Internal Server Error\"}"), 34);
+        return set_reply_500(c);
     return set_reply(c, status, "application/json", s, strlen(s));
 }
 
@@ -514,7 +523,7 @@ int aw_sse_send(aw_ctx_t *c, const char *event, const char *id, const char *data
 int aw_sse_comment(aw_ctx_t *c, const char *text) {
     if (bad_header_bytes(text))
         return AW_EINVAL;
-    size_t n = strlen(text) + 4;
+    size_t n = strlen(text) + 5;
     char *line = aw_ctx_alloc(c, n);
     if (!line)
         return AW_ENOMEM;

@@ -61,7 +61,7 @@ static void grow_put(struct jbuf *b, const char *s, size_t n) {
 }
 
 /* Length of a valid UTF-8 sequence starting at s (0 if invalid), as jansson checks it. */
-static size_t utf8_seq(const unsigned char *s, size_t left) {
+size_t aw__utf8_seq(const unsigned char *s, size_t left) {
     unsigned c = s[0];
     size_t n;
     unsigned cp;
@@ -125,7 +125,7 @@ static bool put_string(struct jbuf *b, const char *s, size_t n) {
         put(b, s + i - run, run);
         run = 0;
         if (c >= 0x80) {
-            size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+            size_t k = aw__utf8_seq((const unsigned char *)s + i, n - i);
             if (!k)
                 return false;
             put(b, s + i, k);

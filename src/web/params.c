@@ -526,6 +526,45 @@ static const char *cookie_value(aw_ctx_t *c, const char *name) {
     }
 }
 
+/*
+ * Text from the URL or a header as valid UTF-8: invalid bytes become U+FFFD,
+ * as Starlette decodes them, so a value can always be echoed in JSON.
+ * Returns `s` itself (the common case) or a fixed copy in the arena; NULL on ENOMEM.
+ */
+static const char *utf8_fixed(aw_ctx_t *c, const char *s) {
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = aw__utf8_seq((const unsigned char *)s + i, n - i);
+        if (!k)
+            break;
+        i += k;
+    }
+    if (i == n)
+        return s;
+    char *out = aw_ctx_alloc(c, 3 * n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (i = 0; i < n;) {
+        size_t k = (unsigned char)s[i] < 0x80 ? 1 : aw__utf8_seq((const unsigned char *)s + i, n - i);
+        if (k) {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int aw__params_validate(aw_ctx_t *c, json_t *errors) {
     const struct aw__route *r = c->route;
     for (size_t i = 0; i < r->nparams; i++) {
@@ -567,6 +606,8 @@ int aw__params_validate(aw_ctx_t *c, json_t *errors) {
         default:
             break;
         }
+        if (text && !(text = utf8_fixed(c, text)))
+            return AW_ENOMEM;
         if (!text) {
             if (d->has_def) {
                 v->present = true;

@@ -114,6 +114,8 @@ aw_test_client_t *aw_test_client_new(aw_app_t *app) {
     struct job j = {.kind = 0};
     if (run_job(tc, &j) != 0) {
         aw_log(AW_LOG_ERROR, "test client: the app's startup failed");
+        /* As a server does: the shutdown hooks stop what the hooks that ran started. */
+        tc->started = true;
         aw_test_client_free(tc);
         return NULL;
     }

@@ -106,6 +106,8 @@ struct aw_app {
     struct aw__override *overrides;
     size_t noverrides;
     void *state;
+    size_t bg_live;                 /* background task runs not finished */
+    aw_event_t bg_idle;             /* set while bg_live is 0 */
     char *openapi;                  /* the generated document, built once */
     size_t openapi_len;
 };
@@ -254,6 +256,9 @@ AW__HIDDEN int aw__body_validate(aw_ctx_t *c, json_t *errors);
  * consumed or released: `ap` is read through a copy).
  */
 AW__HIDDEN char *aw__jsonf(const char *fmt, va_list ap, size_t *len);
+
+/* Length of the valid UTF-8 sequence at s (0: invalid; overlongs and surrogates refused). */
+AW__HIDDEN size_t aw__utf8_seq(const unsigned char *s, size_t left);
 
 /* ---- OpenAPI (openapi.c) ----------------------------------------------------------------- */
 

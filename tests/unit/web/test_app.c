@@ -78,6 +78,8 @@ TEST(static_beats_params_and_typed_beats_string) {
     expect(req(tc, "GET", "/users/42"), 200, "{\"id\":42}");
     expect(req(tc, "GET", "/users/bob"), 200, "{\"name\":\"bob\"}");
     expect(req(tc, "GET", "/users/a%20b"), 200, "{\"name\":\"a b\"}");
+    /* Invalid UTF-8 becomes U+FFFD, as Starlette decodes it: the value can be echoed. */
+    expect(req(tc, "GET", "/users/a%FFb"), 200, "{\"name\":\"a\xef\xbf\xbd" "b\"}");
     expect(req(tc, "GET", "/files/a/b/c.txt"), 200, "{\"rest\":\"a/b/c.txt\"}");
     expect(req(tc, "GET", "/f/2.5"), 200, "{\"x\":2.5}");
     aw_test_client_free(tc);
@@ -130,6 +132,9 @@ TEST(bad_declarations_are_refused_at_startup) {
     ASSERT_EQ(aw_get(app, "/e", h_static), 0);
     ASSERT_EQ(aw_get(app, "/e", h_static), AW_EEXIST);
     ASSERT_EQ(aw_get(app, "/p/{rest:path}/more", h_static), AW_EINVAL);
+    static const aw_param_t bad_field_def[] = {AW_FIELD_INT("n", .def = "\"x\""), AW_PARAMS_END};
+    static const aw_body_t bad_body = {.fields = bad_field_def};
+    ASSERT_EQ(aw_post(app, "/f", h_static, .body = &bad_body), AW_EINVAL);
     ASSERT_EQ(aw_app_check(app), AW_EINVAL);
     ASSERT_TRUE(aw_test_client_new(app) == NULL);
     aw_app_free(app);
@@ -650,4 +655,46 @@ TEST(reading_an_undeclared_param_aborts_with_the_route) {
     ASSERT_TRUE(st != 0);
     ASSERT_TRUE(strstr(out, "reading query param 'nope' as an int: route GET /u does not declare it") !=
                 NULL);
+}
+
+/* ---- deadlines reach dependencies; background work ends before shutdown ---- */
+
+static void *dep_slow(aw_ctx_t *c) {
+    (void)c;
+    aw_sleep_ms(5000);
+    return NULL;
+}
+static const aw_dep_t slow_dep = {.name = "slow", .fn = dep_slow};
+
+static int g_bg_done, g_bg_done_at_shutdown = -1;
+static void *bg_slow(void *arg) {
+    (void)arg;
+    aw_sleep_ms(50);
+    g_bg_done = 1;
+    return NULL;
+}
+static void h_bg_slow(aw_ctx_t *c) {
+    aw_background(c, bg_slow, NULL);
+    aw_reply_text(c, 200, "ok");
+}
+static int on_stop_check_bg(aw_app_t *app, void *data) {
+    (void)app;
+    (void)data;
+    g_bg_done_at_shutdown = g_bg_done;
+    return 0;
+}
+
+TEST(route_deadline_covers_dependencies_and_shutdown_waits_for_background_tasks) {
+    aw_app_t *app = aw_app_new("t", "1");
+    ASSERT_EQ(aw_get(app, "/slow-dep", h_static, .deps = AW_DEPS(&slow_dep), .timeout_ms = 50), 0);
+    ASSERT_EQ(aw_get(app, "/bg", h_bg_slow), 0);
+    aw_app_on_shutdown(app, on_stop_check_bg, NULL);
+    aw_test_client_t *tc = aw_test_client_new(app);
+    uint64_t t0 = aw_now_ns();
+    expect(req(tc, "GET", "/slow-dep"), 504, "{\"detail\":\"Request timed out after 50 ms\"}");
+    ASSERT_LT((aw_now_ns() - t0) / 1000000u, 2000u);
+    expect(req(tc, "GET", "/bg"), 200, "ok");
+    aw_test_client_free(tc); /* the background task still sleeps: shutdown waits for it */
+    ASSERT_EQ(g_bg_done_at_shutdown, 1);
+    aw_app_free(app);
 }
