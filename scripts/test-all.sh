@@ -53,6 +53,12 @@ fuzz_work=$(mktemp -d)
     fuzz/corpus/http_parser 2>&1 | tail -n 2
 rm -rf "$fuzz_work"
 
+step "fuzz the client's response parser for 10 s"
+fuzz_work=$(mktemp -d)
+./build-fuzz/bin/http_response_fuzz -max_total_time=10 -print_final_stats=0 "$fuzz_work" \
+    fuzz/corpus/http_response 2>&1 | tail -n 2
+rm -rf "$fuzz_work"
+
 step "aarch64 context switch under qemu-user"
 bash scripts/test-aarch64.sh
 
