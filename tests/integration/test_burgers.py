@@ -329,7 +329,7 @@ def test_wait_unknown_ticket_is_404(shop):
 # ---- GET /orders/{ticket}/events -----------------------------------------------------------------
 
 def test_events_stream_each_status_in_order_then_ends(start_shop):
-    shop = start_shop("--ovens", "1", cook_ms=150)
+    shop = start_shop("--ovens", "1", cook_ms=600)
 
     def stream(ticket):
         with client(shop) as c, c.stream("GET", f"/orders/{ticket}/events") as r:
