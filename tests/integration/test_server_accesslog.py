@@ -77,13 +77,17 @@ def test_off_by_default(start_server):
 
 
 def test_many_requests_over_workers_give_whole_lines(start_server):
+    # 200 lines of ~200 bytes stay under the 64 KiB of a pipe that is only read after the
+    # stop: with more, a loaded machine stalls the writers past their 2 s and lines drop
+    # (by design, and logged), which is not what this test is about.
+    n = 200
     srv = start_server("echo", "--access-log=json", "--workers", "2")
     with httpx.Client(base_url=srv.url) as c:
-        for i in range(300):
+        for i in range(n):
             assert c.get(f"/plaintext?i={i}", headers={"Connection": "close"}).status_code == 200
     lines = stop_and_read_stdout(srv)
     targets = sorted(json.loads(line)["target"] for line in lines)
-    assert targets == sorted(f"/plaintext?i={i}" for i in range(300))
+    assert targets == sorted(f"/plaintext?i={i}" for i in range(n))
 
 
 def test_readiness_probes_are_logged_too(start_server):
