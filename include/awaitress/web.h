@@ -100,27 +100,30 @@ typedef struct aw_param {
     int _reserved;                  /* lets the macros take no options */
 } aw_param_t;
 
-#define AW__PARAM(n, where, t, ...) {.name = (n), .in = (where), .type = (t), ._reserved = 0, __VA_ARGS__}
-#define AW_PATH_INT(n, ...) AW__PARAM(n, AW_IN_PATH, AW_T_INT, __VA_ARGS__)
-#define AW_PATH_FLOAT(n, ...) AW__PARAM(n, AW_IN_PATH, AW_T_FLOAT, __VA_ARGS__)
-#define AW_PATH_STR(n, ...) AW__PARAM(n, AW_IN_PATH, AW_T_STR, __VA_ARGS__)
-#define AW_PATH_ENUM(n, ...) AW__PARAM(n, AW_IN_PATH, AW_T_ENUM, __VA_ARGS__)
-#define AW_QUERY_INT(n, ...) AW__PARAM(n, AW_IN_QUERY, AW_T_INT, __VA_ARGS__)
-#define AW_QUERY_FLOAT(n, ...) AW__PARAM(n, AW_IN_QUERY, AW_T_FLOAT, __VA_ARGS__)
-#define AW_QUERY_STR(n, ...) AW__PARAM(n, AW_IN_QUERY, AW_T_STR, __VA_ARGS__)
-#define AW_QUERY_BOOL(n, ...) AW__PARAM(n, AW_IN_QUERY, AW_T_BOOL, __VA_ARGS__)
-#define AW_QUERY_ENUM(n, ...) AW__PARAM(n, AW_IN_QUERY, AW_T_ENUM, __VA_ARGS__)
-#define AW_HEADER_STR(n, ...) AW__PARAM(n, AW_IN_HEADER, AW_T_STR, __VA_ARGS__)
-#define AW_HEADER_INT(n, ...) AW__PARAM(n, AW_IN_HEADER, AW_T_INT, __VA_ARGS__)
-#define AW_COOKIE_STR(n, ...) AW__PARAM(n, AW_IN_COOKIE, AW_T_STR, __VA_ARGS__)
-#define AW_FIELD_STR(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_STR, __VA_ARGS__)
-#define AW_FIELD_INT(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_INT, __VA_ARGS__)
-#define AW_FIELD_FLOAT(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_FLOAT, __VA_ARGS__)
-#define AW_FIELD_BOOL(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_BOOL, __VA_ARGS__)
-#define AW_FIELD_ENUM(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_ENUM, __VA_ARGS__)
-#define AW_FIELD_ANY(n, ...) AW__PARAM(n, AW_IN_BODY, AW_T_ANY, __VA_ARGS__)
-#define AW_FIELD_OBJECT(n, flds, ...) AW__PARAM(n, AW_IN_BODY, AW_T_OBJECT, .fields = (flds), __VA_ARGS__)
-#define AW_FIELD_ARRAY(n, item, ...) AW__PARAM(n, AW_IN_BODY, AW_T_ARRAY, .items = (item), __VA_ARGS__)
+/* As for routes: the options, then `._reserved = 0`, so none at all is fine in ISO C. */
+#define AW__PARAM(where, t, n, ...) {.name = (n), .in = (where), .type = (t), __VA_ARGS__}
+#define AW__PARAM_WITH(t, member, n, value, ...) \
+    {.name = (n), .in = AW_IN_BODY, .type = (t), member = (value), __VA_ARGS__}
+#define AW_PATH_INT(...) AW__PARAM(AW_IN_PATH, AW_T_INT, __VA_ARGS__, ._reserved = 0)
+#define AW_PATH_FLOAT(...) AW__PARAM(AW_IN_PATH, AW_T_FLOAT, __VA_ARGS__, ._reserved = 0)
+#define AW_PATH_STR(...) AW__PARAM(AW_IN_PATH, AW_T_STR, __VA_ARGS__, ._reserved = 0)
+#define AW_PATH_ENUM(...) AW__PARAM(AW_IN_PATH, AW_T_ENUM, __VA_ARGS__, ._reserved = 0)
+#define AW_QUERY_INT(...) AW__PARAM(AW_IN_QUERY, AW_T_INT, __VA_ARGS__, ._reserved = 0)
+#define AW_QUERY_FLOAT(...) AW__PARAM(AW_IN_QUERY, AW_T_FLOAT, __VA_ARGS__, ._reserved = 0)
+#define AW_QUERY_STR(...) AW__PARAM(AW_IN_QUERY, AW_T_STR, __VA_ARGS__, ._reserved = 0)
+#define AW_QUERY_BOOL(...) AW__PARAM(AW_IN_QUERY, AW_T_BOOL, __VA_ARGS__, ._reserved = 0)
+#define AW_QUERY_ENUM(...) AW__PARAM(AW_IN_QUERY, AW_T_ENUM, __VA_ARGS__, ._reserved = 0)
+#define AW_HEADER_STR(...) AW__PARAM(AW_IN_HEADER, AW_T_STR, __VA_ARGS__, ._reserved = 0)
+#define AW_HEADER_INT(...) AW__PARAM(AW_IN_HEADER, AW_T_INT, __VA_ARGS__, ._reserved = 0)
+#define AW_COOKIE_STR(...) AW__PARAM(AW_IN_COOKIE, AW_T_STR, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_STR(...) AW__PARAM(AW_IN_BODY, AW_T_STR, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_INT(...) AW__PARAM(AW_IN_BODY, AW_T_INT, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_FLOAT(...) AW__PARAM(AW_IN_BODY, AW_T_FLOAT, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_BOOL(...) AW__PARAM(AW_IN_BODY, AW_T_BOOL, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_ENUM(...) AW__PARAM(AW_IN_BODY, AW_T_ENUM, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_ANY(...) AW__PARAM(AW_IN_BODY, AW_T_ANY, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_OBJECT(...) AW__PARAM_WITH(AW_T_OBJECT, .fields, __VA_ARGS__, ._reserved = 0)
+#define AW_FIELD_ARRAY(...) AW__PARAM_WITH(AW_T_ARRAY, .items, __VA_ARGS__, ._reserved = 0)
 #define AW_PARAMS_END {.name = NULL}
 /* Bounds on numbers, FastAPI's names: value >= x, <= x, > x, < x. */
 #define AW_GE(x) .has_ge = true, .ge = (x)
@@ -223,14 +226,15 @@ AW_API int aw_route_add_named(aw_router_t *r, const char *method, const char *pa
 AW_API aw_router_t *aw_app_router(aw_app_t *app);
 
 #define AW__ROUTER(x) _Generic((x), aw_app_t *: aw_app_router, aw_router_t *: aw_router_self)(x)
-#define AW__ROUTE(x, m, p, fn, ...) \
-    aw_route_add_named(AW__ROUTER(x), m, p, fn, #fn, \
-                       &(const aw_route_opts_t){._reserved = 0, __VA_ARGS__})
-#define aw_get(x, p, fn, ...) AW__ROUTE(x, "GET", p, fn, __VA_ARGS__)
-#define aw_post(x, p, fn, ...) AW__ROUTE(x, "POST", p, fn, __VA_ARGS__)
-#define aw_put(x, p, fn, ...) AW__ROUTE(x, "PUT", p, fn, __VA_ARGS__)
-#define aw_patch(x, p, fn, ...) AW__ROUTE(x, "PATCH", p, fn, __VA_ARGS__)
-#define aw_delete(x, p, fn, ...) AW__ROUTE(x, "DELETE", p, fn, __VA_ARGS__)
+/* The options come first and `._reserved = 0` last, so a call may pass no option at
+ * all and still be ISO C (-Wpedantic), and no field is initialised twice (-Wextra). */
+#define AW__ROUTE(m, x, p, fn, ...) \
+    aw_route_add_named(AW__ROUTER(x), m, p, fn, #fn, &(const aw_route_opts_t){__VA_ARGS__})
+#define aw_get(...) AW__ROUTE("GET", __VA_ARGS__, ._reserved = 0)
+#define aw_post(...) AW__ROUTE("POST", __VA_ARGS__, ._reserved = 0)
+#define aw_put(...) AW__ROUTE("PUT", __VA_ARGS__, ._reserved = 0)
+#define aw_patch(...) AW__ROUTE("PATCH", __VA_ARGS__, ._reserved = 0)
+#define aw_delete(...) AW__ROUTE("DELETE", __VA_ARGS__, ._reserved = 0)
 
 /* Identity, for the macros above. */
 AW_API aw_router_t *aw_router_self(aw_router_t *r);
@@ -251,8 +255,8 @@ typedef struct aw_router_opts {
  * aw_router_free().
  */
 AW_API aw_router_t *aw_router_new_opts(const char *prefix, const aw_router_opts_t *opts);
-#define aw_router_new(prefix, ...) \
-    aw_router_new_opts(prefix, &(const aw_router_opts_t){._reserved = 0, __VA_ARGS__})
+#define aw_router_new(...) AW__ROUTER_NEW(__VA_ARGS__, ._reserved = 0)
+#define AW__ROUTER_NEW(prefix, ...) aw_router_new_opts(prefix, &(const aw_router_opts_t){__VA_ARGS__})
 
 /* Frees a router that was not included. NULL is a no-op. */
 AW_API void aw_router_free(aw_router_t *r);
@@ -270,7 +274,7 @@ typedef struct aw_app_opts {
     const char *description;        /* OpenAPI info.description (Markdown) */
     const char *openapi_url;        /* ["/openapi.json"]; "" turns it (and the docs) off */
     const char *docs_url;           /* ["/docs"]; "" turns it off */
-    bool redirect_slashes;          /* [true] 307 to the declared form of a path */
+    bool strict_slashes;            /* no 307 to the other slash form (FastAPI's redirect_slashes=False) */
     const char *metrics_url;        /* [off] e.g. "/metrics": the worker's load as JSON (pool, connections) */
     const aw_dep_t *const *deps;    /* run before every route */
     int _reserved;
@@ -278,8 +282,9 @@ typedef struct aw_app_opts {
 
 /* Creates an app. `title` and `version` are copied. Returns a new app, or NULL on ENOMEM. */
 AW_API aw_app_t *aw_app_new_opts(const char *title, const char *version, const aw_app_opts_t *opts);
-#define aw_app_new(title, version, ...) \
-    aw_app_new_opts(title, version, &(const aw_app_opts_t){.redirect_slashes = true, ._reserved = 0, __VA_ARGS__})
+#define aw_app_new(...) AW__APP_NEW(__VA_ARGS__, ._reserved = 0)
+#define AW__APP_NEW(title, version, ...) \
+    aw_app_new_opts(title, version, &(const aw_app_opts_t){__VA_ARGS__})
 
 /* Frees an app. NULL is a no-op. */
 AW_API void aw_app_free(aw_app_t *app);
@@ -340,7 +345,8 @@ typedef struct aw_cors_opts {
     int _reserved;
 } aw_cors_opts_t;
 AW_API int aw_use_cors_opts(aw_app_t *app, const aw_cors_opts_t *o);
-#define aw_use_cors(app, ...) aw_use_cors_opts(app, &(const aw_cors_opts_t){._reserved = 0, __VA_ARGS__})
+#define aw_use_cors(...) AW__USE_CORS(__VA_ARGS__, ._reserved = 0)
+#define AW__USE_CORS(app, ...) aw_use_cors_opts(app, &(const aw_cors_opts_t){__VA_ARGS__})
 
 /* X-Request-ID: the client's (if sane: 1..64 of [A-Za-z0-9._-]) or a new one, echoed in the answer. */
 AW_API int aw_use_request_id(aw_app_t *app);

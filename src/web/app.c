@@ -740,7 +740,7 @@ static bool builtin(aw_ctx_t *c, aw_str_t path, int midx) {
 
 /* 307 to the other slash form of the path if that one exists. */
 static bool redirect_slash(aw_ctx_t *c, aw_str_t path, int midx, const char *method) {
-    if (!c->app->opts.redirect_slashes || path.len < 2)
+    if (c->app->opts.strict_slashes || path.len < 2)
         return false;
     bool has = path.ptr[path.len - 1] == '/';
     char *alt = aw_ctx_alloc(c, path.len + 2);
