@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "awaitress/pool.h"
+#include "../common/buf.h"
 #include "client_internal.h"
 
 #define MAX_HEAD (64 * 1024)        /* a response head */
@@ -144,41 +145,11 @@ static bool lists_close(const char *v) {
     return false;
 }
 
-/* A growing byte string. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const void *s, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->oom = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void sb_puts(struct sbuf *b, const char *s) {
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_field(struct sbuf *b, const char *name, const char *value) {
-    sb_puts(b, name);
-    sb_put(b, ": ", 2);
-    sb_puts(b, value);
-    sb_put(b, "\r\n", 2);
+static void sb_field(aw__buf_t *b, const char *name, const char *value) {
+    aw__buf_puts(b, name);
+    aw__buf_put(b, ": ", 2);
+    aw__buf_puts(b, value);
+    aw__buf_put(b, "\r\n", 2);
 }
 
 /* ---- URLs ----------------------------------------------------------------------------------- */
@@ -869,7 +840,7 @@ static int check_headers(const char *const *h, bool *has_close) {
  * URL it goes to. Returns 0 or AW_EINVAL / AW_ENOMEM.
  */
 static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char *method,
-                         struct url *u, struct sbuf *b, bool *has_close) {
+                         struct url *u, aw__buf_t *b, bool *has_close) {
     if (!is_token(method) || strcmp(method, "CONNECT") == 0 || !req->url)
         return AW_EINVAL;
     if (check_headers(req->headers, has_close) < 0)
@@ -881,14 +852,14 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
         if (name_is(cl->headers[i], "connection") && lists_close(cl->headers[i + 1]))
             *has_close = true;
 
-    sb_puts(b, method);
-    sb_put(b, " ", 1);
+    aw__buf_puts(b, method);
+    aw__buf_put(b, " ", 1);
     if (has_scheme(req->url)) {
         if (parse_url(req->url, u) < 0)
             return AW_EINVAL;
         if (u->path_len == 0 || u->path[0] == '?')
-            sb_put(b, "/", 1);
-        sb_put(b, u->path, u->path_len);
+            aw__buf_put(b, "/", 1);
+        aw__buf_put(b, u->path, u->path_len);
     } else {
         /* Relative: the base's path (ending in '/') and the rest, httpx-style. */
         if (!cl->base || parse_url(cl->base, u) < 0)
@@ -897,24 +868,24 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
         size_t rel_len = without_fragment(rel);
         if (!valid_path(rel, rel_len))
             return AW_EINVAL;
-        sb_puts(b, cl->base_path);
-        sb_put(b, rel, rel_len);
+        aw__buf_puts(b, cl->base_path);
+        aw__buf_put(b, rel, rel_len);
     }
-    sb_puts(b, " HTTP/1.1\r\n");
+    aw__buf_puts(b, " HTTP/1.1\r\n");
 
     bool own_host =
         list_has(req->headers, "host") || list_has((const char *const *)cl->headers, "host");
     if (!own_host) {
         char host[300];
         snprintf(host, sizeof(host), u->ipv6 ? "[%s]" : "%s", u->host);
-        sb_puts(b, "Host: ");
-        sb_puts(b, host);
+        aw__buf_puts(b, "Host: ");
+        aw__buf_puts(b, host);
         if (u->port != 80) {
             char port[8];
             snprintf(port, sizeof(port), ":%d", u->port);
-            sb_puts(b, port);
+            aw__buf_puts(b, port);
         }
-        sb_put(b, "\r\n", 2);
+        aw__buf_put(b, "\r\n", 2);
     }
     if (cl->user_agent && !list_has(req->headers, "user-agent") &&
         !list_has((const char *const *)cl->headers, "user-agent"))
@@ -933,12 +904,12 @@ static int build_request(aw_client_t *cl, const aw_fetch_req_t *req, const char 
         strcmp(method, "PATCH") == 0) {
         char cl_line[48];
         snprintf(cl_line, sizeof(cl_line), "Content-Length: %zu\r\n", req->body_len);
-        sb_puts(b, cl_line);
+        aw__buf_puts(b, cl_line);
     }
-    sb_put(b, "\r\n", 2);
+    aw__buf_put(b, "\r\n", 2);
     if (req->body_len && req->body_len <= BODY_INLINE_MAX)
-        sb_put(b, req->body, req->body_len);
-    return b->oom ? AW_ENOMEM : 0;
+        aw__buf_put(b, req->body, req->body_len);
+    return b->failed ? AW_ENOMEM : 0;
 }
 
 int aw_fetch(aw_client_t *cl, const aw_fetch_req_t *req, aw_response_t **out) {
@@ -947,7 +918,7 @@ int aw_fetch(aw_client_t *cl, const aw_fetch_req_t *req, aw_response_t **out) {
     *out = NULL;
     const char *method = req->method ? req->method : "GET";
     struct url u;
-    struct sbuf b = {0};
+    aw__buf_t b = {0};
     bool has_close = false;
     int rc = build_request(cl, req, method, &u, &b, &has_close);
     if (rc < 0) {

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "awaitress/error.h"
+#include "../common/buf.h"
 #include "web_internal.h"
 
 /* ---- the arena ------------------------------------------------------------------------------ */
@@ -475,48 +476,35 @@ int aw_sse_start(aw_ctx_t *c) {
     return aw_stream_start(c, 200, "text/event-stream; charset=utf-8");
 }
 
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
-    if (*len + n + 1 > *cap) {
-        size_t nc = (*cap + n + 1) * 2;
-        char *nb = realloc(*buf, nc);
-        if (!nb)
-            return AW_ENOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    return 0;
-}
-
 int aw_sse_send(aw_ctx_t *c, const char *event, const char *id, const char *data) {
     if ((event && bad_header_bytes(event)) || (id && bad_header_bytes(id)))
         return AW_EINVAL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = 0;
-    if (event)
-        rc |= append(&buf, &len, &cap, "event: ", 7) | append(&buf, &len, &cap, event, strlen(event)) |
-              append(&buf, &len, &cap, "\n", 1);
-    if (id)
-        rc |= append(&buf, &len, &cap, "id: ", 4) | append(&buf, &len, &cap, id, strlen(id)) |
-              append(&buf, &len, &cap, "\n", 1);
+    aw__buf_t b = {0};
+    if (event) {
+        aw__buf_puts(&b, "event: ");
+        aw__buf_puts(&b, event);
+        aw__buf_put(&b, "\n", 1);
+    }
+    if (id) {
+        aw__buf_puts(&b, "id: ");
+        aw__buf_puts(&b, id);
+        aw__buf_put(&b, "\n", 1);
+    }
+    /* Each line of the data is a data: field (CRLF, LF or CR end a line). */
     const char *p = data ? data : "";
     for (;;) {
         size_t n = strcspn(p, "\r\n");
-        rc |= append(&buf, &len, &cap, "data: ", 6) | append(&buf, &len, &cap, p, n) |
-              append(&buf, &len, &cap, "\n", 1);
+        aw__buf_puts(&b, "data: ");
+        aw__buf_put(&b, p, n);
+        aw__buf_put(&b, "\n", 1);
         p += n;
         if (!*p)
             break;
         p += (p[0] == '\r' && p[1] == '\n') ? 2 : 1;
     }
-    rc |= append(&buf, &len, &cap, "\n", 1);
-    if (rc == 0)
-        rc = aw_stream_write(c, buf, len);
-    else
-        rc = AW_ENOMEM;
-    free(buf);
+    aw__buf_put(&b, "\n", 1);
+    int rc = b.failed ? AW_ENOMEM : aw_stream_write(c, b.p, b.len);
+    free(b.p);
     return rc;
 }
 

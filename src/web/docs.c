@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/buf.h"
 #include "docs_internal.h"
 
 #if AW_HAVE_DOCS_ASSETS
@@ -140,38 +141,17 @@ static int serve_asset(aw_http_req_t *req, const struct asset *a, aw_str_t name)
 
 /* ---- the page ------------------------------------------------------------------------------ */
 
-/* A growing string; `failed` sticks after an allocation failure. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n) {
-    if (b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 2048;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+/* The page is built in a growing buffer (src/common/buf.h). */
+static void put(aw__buf_t *b, const char *s, size_t n) {
+    aw__buf_put(b, s, n);
 }
 
-static void puts_(struct sbuf *b, const char *s) {
-    put(b, s, strlen(s));
+static void puts_(aw__buf_t *b, const char *s) {
+    aw__buf_puts(b, s);
 }
 
 /* Text for an HTML element or a quoted attribute value. */
-static void put_html(struct sbuf *b, const char *s, size_t n) {
+static void put_html(aw__buf_t *b, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
         case '&':
@@ -201,7 +181,7 @@ static void put_html(struct sbuf *b, const char *s, size_t n) {
  * "</script>" or "<!--" can end or derail the element), and so do controls
  * and U+2028/U+2029, which old engines take for line ends.
  */
-static void put_js_string(struct sbuf *b, const char *s) {
+static void put_js_string(aw__buf_t *b, const char *s) {
     static const char hex[] = "0123456789abcdef";
     put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -221,7 +201,7 @@ static void put_js_string(struct sbuf *b, const char *s) {
 }
 
 /* The assets' URL prefix relative to the page: see DESIGN. */
-static void put_base(struct sbuf *b, aw_http_req_t *req, aw_str_t rest) {
+static void put_base(aw__buf_t *b, aw_http_req_t *req, aw_str_t rest) {
     puts_(b, "./");
     if (rest.len)
         return;
@@ -237,7 +217,7 @@ static void put_base(struct sbuf *b, aw_http_req_t *req, aw_str_t rest) {
 }
 
 /* An asset's URL as an attribute value: base, name, and the cache-busting version. */
-static void put_asset_url(struct sbuf *b, aw_http_req_t *req, aw_str_t rest, const char *name) {
+static void put_asset_url(aw__buf_t *b, aw_http_req_t *req, aw_str_t rest, const char *name) {
     put_base(b, req, rest);
     puts_(b, name);
     const struct asset *a = find_asset((aw_str_t){name, strlen(name)});
@@ -250,7 +230,7 @@ static void put_asset_url(struct sbuf *b, aw_http_req_t *req, aw_str_t rest, con
 
 static int serve_page(aw_http_req_t *req, aw_str_t rest, const char *title,
                       const char *openapi_url) {
-    struct sbuf b = {0};
+    aw__buf_t b = {0};
     puts_(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
               "<title>");

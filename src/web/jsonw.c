@@ -21,43 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/buf.h"
 #include "web_internal.h"
 
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
+/* The text grows in an aw__buf (src/common/buf.h); the usual append is inline. */
+typedef aw__buf_t jbuf_t;
 
-static void grow_put(struct jbuf *b, const char *s, size_t n);
-
-/* Most pieces fit: the copy is inline, the growth out of line. */
-static inline void put(struct jbuf *b, const char *s, size_t n) {
-    if (b->len + n + 1 <= b->cap) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        return;
-    }
-    grow_put(b, s, n);
-}
-
-static void grow_put(struct jbuf *b, const char *s, size_t n) {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->failed = true;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+static inline void put(jbuf_t *b, const char *s, size_t n) {
+    aw__buf_put(b, s, n);
 }
 
 /* Length of a valid UTF-8 sequence starting at s (0 if invalid), as jansson checks it. */
@@ -104,7 +75,7 @@ static inline bool word_special(uint64_t w) {
     return (hit & highs) != 0;
 }
 
-static bool put_string(struct jbuf *b, const char *s, size_t n) {
+static bool put_string(jbuf_t *b, const char *s, size_t n) {
     put(b, "\"", 1);
     size_t run = 0;
     /* Plain stretches go by words; only a word with something special is looked at bytewise. */
@@ -153,7 +124,7 @@ static bool put_string(struct jbuf *b, const char *s, size_t n) {
 }
 
 /* A real as jansson prints it with precision 15: "%.15g", a ".0" if it looks whole, a bare exponent. */
-static bool put_real(struct jbuf *b, double v) {
+static bool put_real(jbuf_t *b, double v) {
     if (!isfinite(v))
         return false;
     char s[40];
@@ -186,7 +157,7 @@ struct steal {
     int n;
 };
 
-static bool put_json(struct jbuf *b, json_t *v) {
+static bool put_json(jbuf_t *b, json_t *v) {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (!s)
         return false;
@@ -195,7 +166,7 @@ static bool put_json(struct jbuf *b, json_t *v) {
     return true;
 }
 
-static bool value(struct jbuf *b, const char **f, va_list *ap, struct steal *st, int depth);
+static bool value(jbuf_t *b, const char **f, va_list *ap, struct steal *st, int depth);
 
 static void skip_ws(const char **f) {
     /* Everything json_pack skips is at or below ':' in ASCII; letters and brackets are above. */
@@ -204,7 +175,7 @@ static void skip_ws(const char **f) {
         (*f)++;
 }
 
-static bool compound(struct jbuf *b, const char **f, va_list *ap, struct steal *st, int depth,
+static bool compound(jbuf_t *b, const char **f, va_list *ap, struct steal *st, int depth,
                      char close) {
     bool first = true;
     for (;;) {
@@ -234,7 +205,7 @@ static bool compound(struct jbuf *b, const char **f, va_list *ap, struct steal *
     }
 }
 
-static bool value(struct jbuf *b, const char **f, va_list *ap, struct steal *st, int depth) {
+static bool value(jbuf_t *b, const char **f, va_list *ap, struct steal *st, int depth) {
     if (depth > 32)
         return false;
     skip_ws(f);
@@ -320,9 +291,9 @@ static bool value(struct jbuf *b, const char **f, va_list *ap, struct steal *st,
 }
 
 char *aw__jsonf(const char *fmt, va_list ap, size_t *len) {
-    struct jbuf b = {.p = malloc(256), .cap = 256};
+    jbuf_t b = {.p = malloc(256), .cap = 256};
     if (!b.p)
-        return NULL;
+        return NULL; /* (a first block sized for most replies: no growth on the usual path) */
     struct steal st = {.n = 0};
     va_list a;
     va_copy(a, ap);
