@@ -634,7 +634,8 @@ def report(results, rounds, wait_rounds):
         text = f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
         if op:
             ok = v >= target if op == ">=" else v <= target
-            text += f" (target {op} {target}: {verdict(ok)})"
+            # The verdict on a line of its own: the figure's line stays `name: value`.
+            print(f"# {name}: target {op} {target}: {verdict(ok)}")
         print(f"{name}: {text}")
 
     for item in extra_lines + summary:

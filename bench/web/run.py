@@ -255,7 +255,8 @@ def report(results, rounds):
         text = f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
         if op:
             ok = v >= target if op == ">=" else v <= target
-            text += f" (target {op} {target}: {hr.verdict(ok)})"
+            # The verdict on a line of its own: the figure's line stays `name: value`.
+            print(f"# {name}: target {op} {target}: {hr.verdict(ok)}")
         print(f"{name}: {text}")
 
     cg_web, cg_raw = results.get(("callgrind", "web")), results.get(("callgrind", "raw"))
