@@ -59,6 +59,12 @@ fuzz_work=$(mktemp -d)
     fuzz/corpus/http_response 2>&1 | tail -n 2
 rm -rf "$fuzz_work"
 
+step "fuzz the web layer's JSON body validation for 10 s"
+fuzz_work=$(mktemp -d)
+./build-fuzz/bin/web_body_fuzz -max_total_time=10 -print_final_stats=0 "$fuzz_work" \
+    fuzz/corpus/web_body 2>&1 | tail -n 2
+rm -rf "$fuzz_work"
+
 step "aarch64 context switch under qemu-user"
 bash scripts/test-aarch64.sh
 
