@@ -15,11 +15,14 @@ void aw__buf_grow_put(aw__buf_t *b, const void *s, size_t n) {
             }
             cap *= 2;
         }
-        char *grown = realloc(b->p, cap);
+        char *grown = b->borrowed ? malloc(cap) : realloc(b->p, cap);
         if (!grown) {
             b->failed = true;
             return;
         }
+        if (b->borrowed && b->len)
+            memcpy(grown, b->p, b->len);
+        b->borrowed = false;
         b->p = grown;
         b->cap = cap;
     }

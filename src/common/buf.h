@@ -17,9 +17,11 @@
 #endif
 
 typedef struct aw__buf {
-    char *p;      /* malloc'd; the owner frees it (free(b.p)), also after a failure */
+    char *p;       /* malloc'd unless `borrowed`; the owner frees it (also after a failure) */
     size_t len, cap;
-    bool failed;  /* an allocation failed: the contents are incomplete */
+    bool failed;   /* an allocation failed: the contents are incomplete */
+    bool borrowed; /* p is the caller's first block (stack, request arena): never freed or
+                      realloc'd here; growing past it moves the contents to the heap */
 } aw__buf_t;
 
 /* The slow path of aw__buf_put: grows (doubling from 256 bytes), then appends. */
@@ -37,16 +39,6 @@ static inline void aw__buf_put(aw__buf_t *b, const void *s, size_t n) {
 
 static inline void aw__buf_puts(aw__buf_t *b, const char *s) {
     aw__buf_put(b, s, strlen(s));
-}
-
-/* NUL-terminates the contents (not counted in len). False if anything failed. */
-static inline bool aw__buf_finish(aw__buf_t *b) {
-    if (b->failed || !b->p)
-        aw__buf_put(b, "", 0);
-    if (b->failed)
-        return false;
-    b->p[b->len] = '\0';
-    return true;
 }
 
 #endif

@@ -141,15 +141,18 @@ static void route_free(struct aw__route *r) {
     free(r);
 }
 
-void aw_app_free(aw_app_t *app) {
-    if (!app)
-        return;
-    struct aw__route *r = app->routes;
+static void routes_free(struct aw__route *r) {
     while (r) {
         struct aw__route *next = r->next;
         route_free(r);
         r = next;
     }
+}
+
+void aw_app_free(aw_app_t *app) {
+    if (!app)
+        return;
+    routes_free(app->routes);
     aw__tree_free(app->tree);
     for (size_t i = 0; i < app->nmw; i++)
         if (app->mw[i].free_data)
@@ -512,12 +515,7 @@ aw_router_t *aw_router_new_opts(const char *prefix, const aw_router_opts_t *opts
 void aw_router_free(aw_router_t *r) {
     if (!r || r->app)
         return;
-    struct aw__route *x = r->routes;
-    while (x) {
-        struct aw__route *next = x->next;
-        route_free(x);
-        x = next;
-    }
+    routes_free(r->routes);
     free(r->tags);
     free((void *)r->deps);
     free(r->prefix);
@@ -965,7 +963,8 @@ static void ctx_end(aw_ctx_t *c) {
         }
     }
     json_decref(c->body);
-    free(c->res_body);
+    if (c->res_owned)
+        free(c->res_body);
     struct aw__arena_blk *b = c->blks;
     while (b) {
         struct aw__arena_blk *next = b->next;

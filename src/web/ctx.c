@@ -249,9 +249,11 @@ int aw_res_set_body(aw_ctx_t *c, void *body, size_t len) {
         free(body);
         return AW_EALREADY;
     }
-    free(c->res_body);
+    if (c->res_owned)
+        free(c->res_body);
     c->res_body = body;
     c->res_len = len;
+    c->res_owned = true;
     return 0;
 }
 
@@ -294,34 +296,37 @@ int aw_reply_header(aw_ctx_t *c, const char *name, const char *value) {
     return 0;
 }
 
-/* Takes `body` (malloc'd). */
-static int set_reply(aw_ctx_t *c, int status, const char *ctype, char *body, size_t len) {
-    if (c->status) {
-        free(body);
-        return AW_EALREADY;
-    }
-    if (status < 100 || status > 999) {
-        free(body);
+/*
+ * Sets the reply. `body` is malloc'd and taken when `owned` (freed here on
+ * failure), else memory that outlives the request's reply (its arena, a
+ * static string).
+ */
+static int set_reply(aw_ctx_t *c, int status, const char *ctype, char *body, size_t len,
+                     bool owned) {
+    if (c->status || status < 100 || status > 999) {
+        if (owned)
+            free(body);
+        if (c->status)
+            return AW_EALREADY;
         aw_log(AW_LOG_ERROR, "reply with status %d: answering 500", status);
         status = 500;
         body = NULL;
         len = 0;
+        owned = false;
     }
     c->status = status;
     if (ctype && !c->ctype)
         c->ctype = ctype;
     c->res_body = body;
     c->res_len = len;
+    c->res_owned = owned;
     return 0;
 }
 
-/* The 500 for a reply that could not be built: no allocation can fail it. */
+/* The 500 for a reply that could not be built: a static text, so nothing can fail it. */
 static int set_reply_500(aw_ctx_t *c) {
-    static const char text[] = "{\"detail\":\"Internal Server Error\"}";
-    char *copy = malloc(sizeof(text));
-    if (copy)
-        memcpy(copy, text, sizeof(text));
-    return set_reply(c, 500, "application/json", copy, copy ? sizeof(text) - 1 : 0);
+    static char text[] = "{\"detail\":\"Internal Server Error\"}";
+    return set_reply(c, 500, "application/json", text, sizeof(text) - 1, false);
 }
 
 int aw_reply_json(aw_ctx_t *c, int status, json_t *body) {
@@ -338,19 +343,23 @@ int aw_reply_json(aw_ctx_t *c, int status, json_t *body) {
     json_decref(body);
     if (!s)
         return set_reply_500(c);
-    return set_reply(c, status, "application/json", s, strlen(s));
+    return set_reply(c, status, "application/json", s, strlen(s), true);
 }
 
 int aw_reply_jsonf(aw_ctx_t *c, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    /* The text straight from the format when it can (jsonw.c); jansson otherwise. */
-    size_t len;
-    char *text = aw__jsonf(fmt, ap, &len);
-    if (text) {
+    /* The text straight from the format when it can (jsonw.c), into the request's
+     * arena while it fits (no malloc for the usual small reply); jansson otherwise. */
+    aw__buf_t b = {.p = aw_ctx_alloc(c, 512), .cap = 512, .borrowed = true};
+    if (!b.p)
+        b = (aw__buf_t){.p = NULL};
+    if (aw__jsonf(&b, fmt, ap)) {
         va_end(ap);
-        return set_reply(c, status, "application/json", text, len);
+        return set_reply(c, status, "application/json", b.p, b.len, !b.borrowed);
     }
+    if (!b.borrowed)
+        free(b.p);
     json_error_t err;
     json_t *v = json_vpack_ex(&err, 0, fmt, ap);
     va_end(ap);
@@ -361,11 +370,13 @@ int aw_reply_jsonf(aw_ctx_t *c, int status, const char *fmt, ...) {
 
 int aw_reply_bytes(aw_ctx_t *c, int status, const char *content_type, const void *data,
                    size_t len) {
-    char *copy = malloc(len ? len : 1);
+    /* A copy in the request's arena: it lives until the reply has been sent. */
+    char *copy = aw_ctx_alloc(c, len ? len : 1);
     if (!copy)
         return AW_ENOMEM;
     memcpy(copy, data, len);
-    return set_reply(c, status, content_type ? content_type : "application/octet-stream", copy, len);
+    return set_reply(c, status, content_type ? content_type : "application/octet-stream", copy, len,
+                     false);
 }
 
 int aw_reply_text(aw_ctx_t *c, int status, const char *text) {
@@ -373,7 +384,7 @@ int aw_reply_text(aw_ctx_t *c, int status, const char *text) {
 }
 
 int aw_reply_empty(aw_ctx_t *c, int status) {
-    return set_reply(c, status, NULL, NULL, 0);
+    return set_reply(c, status, NULL, NULL, 0, false);
 }
 
 int aw_http_error(aw_ctx_t *c, int status, const char *fmt, ...) {

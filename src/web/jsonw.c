@@ -290,24 +290,22 @@ static bool value(jbuf_t *b, const char **f, va_list *ap, struct steal *st, int 
     }
 }
 
-char *aw__jsonf(const char *fmt, va_list ap, size_t *len) {
-    jbuf_t b = {.p = malloc(256), .cap = 256};
-    if (!b.p)
-        return NULL; /* (a first block sized for most replies: no growth on the usual path) */
+bool aw__jsonf(aw__buf_t *b, const char *fmt, va_list ap) {
     struct steal st = {.n = 0};
+    size_t start = b->len;
     va_list a;
     va_copy(a, ap);
     const char *f = fmt;
-    bool ok = value(&b, &f, &a, &st, 0);
+    bool ok = value(b, &f, &a, &st, 0);
     va_end(a);
     skip_ws(&f);
-    if (!ok || *f || b.failed) {
-        free(b.p);
-        return NULL;
+    if (!ok || *f || b->failed) {
+        b->len = start;
+        return false;
     }
     for (int i = 0; i < st.n; i++)
         json_decref(st.v[i]); /* 'o' steals, as json_pack's does */
-    b.p[b.len] = '\0';
-    *len = b.len;
-    return b.p;
+    aw__buf_put(b, "", 1);    /* a NUL after the text, not counted */
+    b->len--;
+    return !b->failed;
 }

@@ -11,6 +11,7 @@
 
 #include "awaitress/loop.h"
 #include "awaitress/web.h"
+#include "../common/buf.h"
 
 #ifndef AW__HIDDEN
 #define AW__HIDDEN __attribute__((visibility("hidden")))
@@ -176,7 +177,6 @@ struct aw_ctx {
     struct aw__value *vals;         /* one per route->params */
     json_t *body;
     void **dep_vals;                /* one per route->deps */
-    uint8_t *dep_done;
     /* the query string, split once into raw pairs (see parse_query) */
     struct { aw_str_t name, value; } *query;
     size_t nquery;
@@ -185,7 +185,8 @@ struct aw_ctx {
     int status;                     /* 0: none yet */
     bool streaming, head_sent, ended;
     const char *ctype;
-    char *res_body;                 /* malloc'd, ours */
+    char *res_body;                 /* malloc'd when res_owned, else arena or static */
+    bool res_owned;
     size_t res_len;
     struct aw__hdr *hdrs;
     size_t nhdrs, hdrs_cap;
@@ -250,12 +251,13 @@ AW__HIDDEN int aw__body_validate(aw_ctx_t *c, json_t *errors);
 /* ---- JSON text (jsonw.c) ------------------------------------------------------------------- */
 
 /*
- * json_pack(fmt, ap)'s value as compact JSON text (what aw_reply_json would
- * send), written directly: a new NUL-terminated string and its length, or
- * NULL when the format or a value is beyond the fast path (then nothing was
- * consumed or released: `ap` is read through a copy).
+ * Appends json_pack(fmt, ap)'s value to `b` as compact JSON text (what
+ * aw_reply_json would send), written directly, NUL-terminated. Returns
+ * false, with `b` as it was, when the format or a value is beyond the fast
+ * path or memory ran out (then nothing was consumed or released: `ap` is
+ * read through a copy).
  */
-AW__HIDDEN char *aw__jsonf(const char *fmt, va_list ap, size_t *len);
+AW__HIDDEN bool aw__jsonf(aw__buf_t *b, const char *fmt, va_list ap);
 
 /* Length of the valid UTF-8 sequence at s (0: invalid; overlongs and surrogates refused). */
 AW__HIDDEN size_t aw__utf8_seq(const unsigned char *s, size_t left);

@@ -14,8 +14,11 @@ static int same(const char *fmt, ...) {
     va_list a, b;
     va_start(a, fmt);
     va_copy(b, a);
-    size_t len = 0;
-    char *fast = aw__jsonf(fmt, a, &len);
+    aw__buf_t buf = {0};
+    char *fast = aw__jsonf(&buf, fmt, a) ? buf.p : NULL;
+    size_t len = buf.len;
+    if (!fast)
+        free(buf.p);
     json_error_t err;
     json_t *v = json_vpack_ex(&err, 0, fmt, b);
     va_end(a);
@@ -67,9 +70,11 @@ TEST(what_it_cannot_write_goes_to_jansson) {
 static char *fast_only(const char *fmt, ...) {
     va_list a;
     va_start(a, fmt);
-    size_t len;
-    char *s = aw__jsonf(fmt, a, &len);
+    aw__buf_t buf = {0};
+    char *s = aw__jsonf(&buf, fmt, a) ? buf.p : NULL;
     va_end(a);
+    if (!s)
+        free(buf.p);
     return s;
 }
 
@@ -85,3 +90,27 @@ TEST(o_values_are_released_once_written_and_kept_when_it_gives_up) {
     ASSERT_EQ((int)inner->refcount, 1);
     json_decref(inner);
 }
+
+static bool into(aw__buf_t *b, const char *fmt, ...) {
+    va_list a;
+    va_start(a, fmt);
+    bool ok = aw__jsonf(b, fmt, a);
+    va_end(a);
+    return ok;
+}
+
+TEST(a_borrowed_first_block_is_used_then_left_for_the_heap) {
+    char small[64];
+    aw__buf_t b = {.p = small, .cap = sizeof(small), .borrowed = true};
+    ASSERT_TRUE(into(&b, "{s:i}", "a", 1));
+    ASSERT_TRUE(b.borrowed && b.p == small); /* it fit: no allocation */
+    ASSERT_STR_EQ(b.p, "{\"a\":1}");
+    aw__buf_t big = {.p = small, .cap = sizeof(small), .borrowed = true};
+    const char *word = "0123456789012345678901234567890123456789";
+    ASSERT_TRUE(into(&big, "[s,s,s]", word, word, word));
+    ASSERT_TRUE(!big.borrowed && big.p != small); /* moved to the heap, contents kept */
+    ASSERT_EQ(strncmp(big.p, "[\"0123456789", 12), 0);
+    ASSERT_EQ((int)big.len, 3 * 42 + 4);
+    free(big.p);
+}
+
