@@ -525,6 +525,18 @@ def verdict(ok):
     return "met" if ok else "MISSED"
 
 
+def figure(name, v, op=None, target=None):
+    """Prints `name: value` (n/a for None); with a target, its verdict on a comment line first."""
+    if v is None:
+        print(f"{name}: n/a")
+        return
+    text = f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    if op:
+        ok = v >= target if op == ">=" else v <= target
+        print(f"# {name}: target {op} {target}: {verdict(ok)}")
+    print(f"{name}: {text}")
+
+
 def report(results, rounds, wait_rounds):
     print()
     log(f"medians of {rounds} rounds ({wait_rounds} for wait10k and idle10k); rps = requests/s, p99 in ms, peak RSS in KiB, "
@@ -627,19 +639,8 @@ def report(results, rounds, wait_rounds):
         ("idle10k_rss_kib_per_conn", med(idle, "kib_per_conn") if idle else None, "<=", 2),
     ]
 
-    def line(name, v, op, target):
-        if v is None:
-            print(f"{name}: n/a")
-            return
-        text = f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-        if op:
-            ok = v >= target if op == ">=" else v <= target
-            # The verdict on a line of its own: the figure's line stays `name: value`.
-            print(f"# {name}: target {op} {target}: {verdict(ok)}")
-        print(f"{name}: {text}")
-
     for item in extra_lines + summary:
-        line(*item)
+        figure(*item)
 
 
 # ---- main ----------------------------------------------------------------------------------------

@@ -248,16 +248,7 @@ def report(results, rounds):
         vals = [x[key] / y[key] for x, y in zip(ra, rb) if y[key]]
         return statistics.median(vals) if vals else None
 
-    def line(name, v, op=None, target=None):
-        if v is None:
-            print(f"{name}: n/a")
-            return
-        text = f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-        if op:
-            ok = v >= target if op == ">=" else v <= target
-            # The verdict on a line of its own: the figure's line stays `name: value`.
-            print(f"# {name}: target {op} {target}: {hr.verdict(ok)}")
-        print(f"{name}: {text}")
+    line = hr.figure
 
     cg_web, cg_raw = results.get(("callgrind", "web")), results.get(("callgrind", "raw"))
     line("web_layer_instr_per_req", cg_web - cg_raw if cg_web and cg_raw else None)
